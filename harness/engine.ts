@@ -1,0 +1,853 @@
+/**
+ * The pre-copy engine: warm-up with profiling, rounds of sends ordered by the policy,
+ * syncs, the switchover decision, stop-and-copy, and the end-of-run verification. A run
+ * is a pure function of (workload, config, policy, seed).
+ *
+ * Time is simulated in integer nanoseconds of the workload's clock. Pages leave one after
+ * another at `bandwidth`; the send that starts at time s captures the content every access
+ * with t < s produced. See `../shared/DESIGN.md` for the semantics pinned here.
+ *
+ * @module
+ */
+
+import { PrecopyError } from "./errors.ts";
+import { createFuture, writeRates } from "./future.ts";
+import { UpdateHistory } from "./history.ts";
+import { F_A, F_D, F_PENDING, F_SEEN, F_ZERO, FrameList, GuestMemory } from "./memory.ts";
+import {
+  type BatchView,
+  type LoadedPolicy,
+  type ParamValue,
+  type Params,
+  type Policy,
+  policyError,
+  type PolicyEnv,
+  resolveParams,
+  type RoundView,
+} from "./policy.ts";
+import {
+  createTracker,
+  DEFAULT_TRACKER_COSTS,
+  type DirtyTracker,
+  type TrackerCosts,
+  type TrackerStats,
+} from "./tracker.ts";
+import { type AccessChunk, type AccessStream, OP_WRITE, type Workload } from "./workload.ts";
+
+/** When a frame's dirty state is reset: at the sync, per N-frame chunk, or per send. */
+export type ClearMode = "round" | "send" | `chunk:${number}`;
+
+/** What ends a pre-copy round: drain every offered frame, or QEMU's re-sync at threshold. */
+export type IterationRule = "drain" | "qemu";
+
+/** Everything a migration run is configured with. */
+export interface MigrationConfig {
+  /** Guest frames. */
+  pages: number;
+  /** Bytes per frame (default 4096). */
+  pageSize: number;
+  /** Link rate, bytes per second (default 128 MiB/s, QEMU's max-bandwidth). */
+  bandwidth: number;
+  /** Wire bytes per page beside its content (default 8, QEMU's header). */
+  pageHeader: number;
+  /** Wire bytes for a zero page (default 9: QEMU's 8-byte header + 1 byte). */
+  zeroMarker: number;
+  /** Device state bytes sent during downtime (default 0). */
+  deviceState: number;
+  /** Switchover target in ns (default 300 ms, QEMU's downtime-limit). */
+  downtimeLimitNs: number;
+  /** Forced switchover after this many rounds (default 30, Xen's legacy limit). */
+  maxRounds: number;
+  /** Xen's rule: pause once fewer than this many frames are pending; 0 = off. */
+  minPending: number;
+  /** Forced switchover once sends reach this many times the guest's frames; 0 = off. */
+  maxTransferFactor: number;
+  /** When a frame's dirty state is reset (default `send`). */
+  clear: ClearMode;
+  /** When a round ends (default `drain`). */
+  iteration: IterationRule;
+  /** Trace time at which migration starts; the profiler runs from 0 (default 1 s). */
+  startNs: number;
+  /** Pause and resume overhead added to downtime (default 0). */
+  pauseResumeNs: number;
+  /** Dirty-tracking mechanism (default `ept-ad`). */
+  tracker: string;
+  /** The tracker's cost parameters. */
+  trackerCosts: TrackerCosts;
+  /** Profiling interval in ns (default 100 ms). */
+  profileIntervalNs: number;
+  /** H: profiling intervals kept per frame, 1–32 (default 16). */
+  historyLength: number;
+  /** For `rate-oracle`: generators' mean rates span [0, start + this) (default 120 s). */
+  oracleHorizonNs: number;
+  /** Seed for generators and randomized policies (default 1). */
+  seed: number;
+}
+
+/** Defaults of {@link MigrationConfig} (1 GiB guest). */
+export const DEFAULT_CONFIG: Readonly<MigrationConfig> = Object.freeze({
+  pages: 262144,
+  pageSize: 4096,
+  bandwidth: 128 * 1024 * 1024,
+  pageHeader: 8,
+  zeroMarker: 9,
+  deviceState: 0,
+  downtimeLimitNs: 300e6,
+  maxRounds: 30,
+  minPending: 0,
+  maxTransferFactor: 0,
+  clear: "send",
+  iteration: "drain",
+  startNs: 1e9,
+  pauseResumeNs: 0,
+  tracker: "ept-ad",
+  trackerCosts: DEFAULT_TRACKER_COSTS,
+  profileIntervalNs: 100e6,
+  historyLength: 16,
+  oracleHorizonNs: 120e9,
+  seed: 1,
+});
+
+/** Why the guest was paused. */
+export type SwitchoverReason =
+  | "downtime-limit"
+  | "min-pending"
+  | "max-rounds"
+  | "max-transfer-factor";
+
+/** One pre-copy round of a report. */
+export interface RoundRow {
+  /** Round number, from 1. */
+  round: number;
+  /** Start, ns after the migration began. */
+  startNs: number;
+  /** Sending time plus the closing sync, ns. */
+  durationNs: number;
+  /** Frames offered to the policy. */
+  offered: number;
+  /** Frames sent (zero markers included). */
+  sent: number;
+  /** Offered frames not sent in the round (deferred by the policy or carried over). */
+  deferred: number;
+  /** Frames the closing sync found dirty. */
+  dirtyAtSync: number;
+  /** Wire bytes sent in the round. */
+  bytes: number;
+}
+
+/** The result of one run. Field meanings: README "What the numbers mean". */
+export interface RunReport {
+  /** The policy that ran. */
+  policy: { name: string; file: string; params: Params; oracle: boolean };
+  /** The workload and seed. */
+  workload: { name: string; seed: number };
+  /** The full configuration. */
+  config: MigrationConfig;
+  /** Migration start to guest resume, ns (QEMU total-time). */
+  totalTimeNs: number;
+  /** Guest paused, ns: final sync + last transfer + pause/resume (QEMU downtime). */
+  downtimeNs: number;
+  /** Pre-copy rounds (stop-and-copy not counted). */
+  rounds: number;
+  /** Dirty-log syncs: setup, one per round, final (QEMU dirty-sync-count). */
+  syncs: number;
+  /** What triggered the switchover. */
+  switchover: SwitchoverReason;
+  /** Every send, zero markers included. */
+  pagesSent: number;
+  /** Full pages sent (QEMU normal). */
+  normalPagesSent: number;
+  /** Zero-page markers sent (QEMU duplicate). */
+  zeroPagesSent: number;
+  /** Wire bytes, device state included (QEMU transferred). */
+  bytesSent: number;
+  /** Frames sent at least once. */
+  uniquePagesSent: number;
+  /** Sends of a frame already sent before. */
+  resends: number;
+  /** Resends of frames written after their previous send. */
+  necessaryResends: number;
+  /** Resends of frames not written since their previous send. */
+  redundantResends: number;
+  /** Frames sent while the guest was paused. */
+  stopCopyPages: number;
+  /** Sends whose content the guest overwrote before the end. */
+  wastedSends: number;
+  /** Guest writes and reads between migration start and pause. */
+  guestWrites: number;
+  /** Guest reads between migration start and pause. */
+  guestReads: number;
+  /** Tracking costs over the whole run, warm-up included. */
+  tracker: TrackerStats;
+  /** Per pre-copy round. */
+  perRound: RoundRow[];
+  /** Every frame's destination version equals its source version (else the run throws). */
+  verified: true;
+}
+
+/** Progress after each round, for long runs. */
+export interface Progress {
+  /** Round just finished. */
+  round: number;
+  /** Frames pending after its sync. */
+  pending: number;
+  /** Sends so far. */
+  pagesSent: number;
+  /** Simulated ns since migration start. */
+  elapsedNs: number;
+}
+
+/** Inputs of {@link simulate}. */
+export interface SimulationInput {
+  /** The guest's accesses. */
+  workload: Workload;
+  /** The ordering policy. */
+  policy: LoadedPolicy;
+  /** Policy parameter overrides: texts (`"16"`) or typed values. */
+  params?: Record<string, string | ParamValue>;
+  /** Configuration overrides. */
+  config?: Partial<MigrationConfig>;
+  /** Called after every round. */
+  onProgress?: (p: Progress) => void;
+  /**
+   * Replaces the tracker named by `config.tracker` — for experiments with tracking
+   * mechanisms (and for tests that need a broken one).
+   */
+  createTracker?: (memory: GuestMemory, costs: TrackerCosts) => DirtyTracker;
+}
+
+function cfgErr(msg: string): never {
+  throw new PrecopyError("config", msg);
+}
+
+/**
+ * Parses a clear mode: `round`, `send`, `chunk` (QEMU's 2^18 frames) or `chunk:N`.
+ *
+ * @param text the mode
+ * @returns the mode and, for `chunk`, the chunk size in frames (0 otherwise)
+ * @throws {PrecopyError} for anything else
+ *
+ * @example Usage
+ * ```ts
+ * import { parseClear } from "./engine.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(parseClear("chunk:64"), { mode: "chunk", chunk: 64 });
+ * assert.deepEqual(parseClear("round"), { mode: "round", chunk: 0 });
+ * ```
+ */
+export function parseClear(text: string): { mode: "round" | "send" | "chunk"; chunk: number } {
+  if (text === "round" || text === "send") return { mode: text, chunk: 0 };
+  const m = /^chunk(?::(\d+))?$/.exec(text);
+  if (m) {
+    const chunk = m[1] === undefined ? 1 << 18 : Number(m[1]);
+    if (chunk >= 1 && Number.isSafeInteger(chunk)) return { mode: "chunk", chunk };
+  }
+  return cfgErr(`--clear: '${text}' is not round, send, chunk or chunk:N (N ≥ 1 frames)`);
+}
+
+/**
+ * Fills in defaults and rejects impossible configurations.
+ *
+ * @param c overrides
+ * @returns the full configuration
+ * @throws {PrecopyError} naming the offending item
+ *
+ * @example Usage
+ * ```ts
+ * import { resolveConfig } from "./engine.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(resolveConfig({ pages: 16 }).maxRounds, 30);
+ * assert.throws(() => resolveConfig({ bandwidth: 0 }), /bandwidth/);
+ * ```
+ */
+export function resolveConfig(c: Partial<MigrationConfig> = {}): MigrationConfig {
+  const cfg: MigrationConfig = {
+    ...DEFAULT_CONFIG,
+    ...c,
+    trackerCosts: { ...DEFAULT_TRACKER_COSTS, ...c.trackerCosts },
+  };
+  const int = (v: number, name: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (!Number.isInteger(v) || v < min || v > max) {
+      cfgErr(`${name}: ${v} is not a whole number from ${min} to ${max}`);
+    }
+  };
+  const nonNeg = (v: number, name: string) => {
+    if (!(v >= 0) || !Number.isFinite(v)) cfgErr(`${name}: ${v} must be a finite number ≥ 0`);
+  };
+  int(cfg.pages, "pages (--memory / --pages)", 1, 1 << 28);
+  int(cfg.pageSize, "pageSize", 64, 1 << 30);
+  if (!(cfg.bandwidth > 0) || !Number.isFinite(cfg.bandwidth)) {
+    cfgErr(`--bandwidth: ${cfg.bandwidth} must be greater than 0`);
+  }
+  int(cfg.pageHeader, "--page-header", 0);
+  int(cfg.zeroMarker, "zeroMarker", 0);
+  if (cfg.zeroMarker > cfg.pageSize + cfg.pageHeader) {
+    cfgErr(`zeroMarker: ${cfg.zeroMarker} bytes is more than a full page on the wire`);
+  }
+  int(cfg.deviceState, "--device-state", 0);
+  nonNeg(cfg.downtimeLimitNs, "--downtime-limit");
+  int(cfg.maxRounds, "--max-rounds", 1, 1e6);
+  int(cfg.minPending, "--min-pending", 0);
+  nonNeg(cfg.maxTransferFactor, "--max-transfer-factor");
+  parseClear(cfg.clear);
+  if (cfg.iteration !== "drain" && cfg.iteration !== "qemu") {
+    cfgErr(`--iteration: '${cfg.iteration}' is not drain or qemu`);
+  }
+  nonNeg(cfg.startNs, "--start");
+  nonNeg(cfg.pauseResumeNs, "--pause-resume");
+  if (!(cfg.profileIntervalNs >= 1)) cfgErr("--profile-interval: must be at least 1ns");
+  int(cfg.historyLength, "--history", 1, 32);
+  nonNeg(cfg.oracleHorizonNs, "oracleHorizonNs");
+  int(cfg.seed, "--seed", 0, 0xffffffff);
+  for (const [k, v] of Object.entries(cfg.trackerCosts)) nonNeg(v, `trackerCosts.${k}`);
+  int(cfg.trackerCosts.vcpus, "trackerCosts.vcpus", 1, 4096);
+  return cfg;
+}
+
+const BATCH = 1024;
+
+/** One migration; {@link simulate} is its only user. */
+class Migration {
+  readonly cfg: MigrationConfig;
+  readonly input: SimulationInput;
+  readonly pages: number;
+  readonly mem: GuestMemory;
+  readonly tracker: DirtyTracker;
+  readonly history: UpdateHistory;
+  readonly policy: Policy;
+  readonly params: Params;
+  readonly stream: AccessStream;
+  readonly clearMode: "round" | "send" | "chunk";
+  readonly chunk: number;
+  readonly chunkDirty: Uint8Array;
+  readonly nsPerByte: number;
+  readonly wirePage: number;
+  readonly stamp: Uint32Array;
+  /** Written since this round's sync; only kept for policies with a filter. */
+  readonly roundDirty: Uint8Array | null;
+  readonly roundDirtyList = new FrameList(1024);
+
+  // the access stream
+  chunkT: Float64Array = new Float64Array(0);
+  chunkP: Uint32Array = new Uint32Array(0);
+  chunkO: Uint8Array = new Uint8Array(0);
+  chunkLen = 0;
+  ci = 0;
+  streamDone = false;
+  accessIndex = 0;
+  lastAccessNs = -Infinity;
+  /** No access and no scan is due before this time: advance() up to it is a no-op. */
+  nextDueNs = -Infinity;
+  nextScanNs: number;
+  scans = 0;
+
+  // counters
+  pendingCount = 0;
+  pendingZero = 0;
+  writes = 0;
+  reads = 0;
+  writesAtStart = 0;
+  readsAtStart = 0;
+  wasted = 0;
+  sentNormal = 0;
+  sentZero = 0;
+  unique = 0;
+  necessary = 0;
+  redundant = 0;
+  bytesSent = 0;
+
+  constructor(input: SimulationInput) {
+    this.input = input;
+    const cfg = this.cfg = resolveConfig(input.config);
+    const pages = this.pages = cfg.pages;
+    const w = input.workload;
+    if (w.minPages > pages) {
+      cfgErr(`workload '${w.name}' needs ${w.minPages} frames but the guest has only ${pages}`);
+    }
+    const clear = parseClear(cfg.clear);
+    this.clearMode = clear.mode;
+    this.chunk = clear.chunk;
+    this.chunkDirty = new Uint8Array(clear.mode === "chunk" ? Math.ceil(pages / clear.chunk) : 0);
+    this.nsPerByte = 1e9 / cfg.bandwidth;
+    this.wirePage = cfg.pageSize + cfg.pageHeader;
+    this.mem = new GuestMemory(pages, w.zeroMap(pages, cfg.seed));
+    this.tracker = input.createTracker
+      ? input.createTracker(this.mem, cfg.trackerCosts)
+      : createTracker(cfg.tracker, this.mem, cfg.trackerCosts);
+    this.history = new UpdateHistory(pages, cfg.historyLength, cfg.profileIntervalNs);
+    this.stream = w.open(pages, cfg.seed);
+    this.stamp = new Uint32Array(pages);
+    this.nextScanNs = cfg.profileIntervalNs;
+
+    const pol = input.policy;
+    this.params = resolveParamsMixed(pol, input.params ?? {});
+    const env: PolicyEnv = {
+      frames: pages,
+      pageSize: cfg.pageSize,
+      bandwidth: cfg.bandwidth,
+      seed: cfg.seed,
+      history: this.history,
+    };
+    if (pol.definition.meta.oracle) {
+      let rates: Float64Array | null = null;
+      Object.defineProperties(env, {
+        future: { value: createFuture(w, pages, cfg.seed), enumerable: true },
+        rates: {
+          get: () => rates ??= writeRates(w, pages, cfg.seed, cfg.startNs + cfg.oracleHorizonNs),
+          enumerable: true,
+        },
+      });
+    }
+    this.policy = this.guard("create()", () => pol.definition.create(this.params, env));
+    if (!this.policy || typeof this.policy.order !== "function") {
+      throw policyError(pol, "create() must return an object with an order(round) method");
+    }
+    this.roundDirty = typeof this.policy.filter === "function" ? new Uint8Array(pages) : null;
+  }
+
+  guard<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof PrecopyError && e.kind !== "policy") throw e;
+      const msg = e instanceof Error ? e.message : String(e);
+      throw policyError(this.input.policy, `${what} threw: ${msg}`);
+    }
+  }
+
+  loadChunk(): boolean {
+    if (this.streamDone) return false;
+    const c: AccessChunk | null = this.stream.next();
+    if (c === null || c.length === 0) {
+      this.streamDone = true;
+      return false;
+    }
+    this.accessIndex += this.chunkLen;
+    this.chunkT = c.t;
+    this.chunkP = c.pfn;
+    this.chunkO = c.op;
+    this.chunkLen = c.length;
+    this.ci = 0;
+    return true;
+  }
+
+  /** Applies every access with t < limit, and every profiling scan due before it. */
+  advance(limit: number): void {
+    const flags = this.mem.flags, vd = this.mem.versions;
+    const touched = this.mem.touched, pages = this.pages;
+    const rd = this.roundDirty, rdl = this.roundDirtyList;
+    const onWrite = this.tracker.onWrite ? this.tracker : null;
+    let t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
+    let prev = this.lastAccessNs;
+    for (;;) {
+      if (i >= n) {
+        this.ci = i;
+        if (!this.loadChunk()) break;
+        t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = 0;
+      }
+      const at = t[i];
+      if (at >= limit) break;
+      if (at >= this.nextScanNs) {
+        this.ci = i;
+        this.lastAccessNs = prev;
+        this.scan();
+        continue;
+      }
+      if (!(at >= prev)) this.badAccess(i, `time ${at} goes back before ${prev}`);
+      prev = at;
+      const p = pf[i];
+      if (p >= pages) this.badAccess(i, `frame ${p} is outside the guest's ${pages} frames`);
+      let f = flags[p];
+      if ((f & F_A) === 0) touched.push(p);
+      if (op[i] === OP_WRITE) {
+        const v = vd[2 * p];
+        if (vd[2 * p + 1] === v) this.wasted++; // the destination's copy just went stale
+        vd[2 * p] = v + 1;
+        if ((f & F_ZERO) !== 0) {
+          f &= ~F_ZERO;
+          if ((f & F_PENDING) !== 0) this.pendingZero--;
+        }
+        flags[p] = f | F_A | F_D;
+        this.writes++;
+        if (rd !== null && rd[p] === 0) {
+          rd[p] = 1;
+          rdl.push(p);
+        }
+        if (onWrite !== null) onWrite.onWrite!(p);
+      } else {
+        flags[p] = f | F_A;
+        this.reads++;
+      }
+      i++;
+    }
+    this.ci = i;
+    this.lastAccessNs = prev;
+    while (this.nextScanNs < limit) this.scan();
+    this.nextDueNs = Math.min(this.nextScanNs, i < n ? t[i] : Infinity);
+  }
+
+  badAccess(i: number, msg: string): never {
+    throw new PrecopyError(
+      "workload",
+      `workload '${this.input.workload.name}': access #${this.accessIndex + i}: ${msg}`,
+    );
+  }
+
+  scan(): void {
+    const nowNs = this.nextScanNs;
+    const r = this.tracker.profile();
+    this.history.record(r.written, r.accessed);
+    this.scans++;
+    this.nextScanNs += this.cfg.profileIntervalNs;
+    if (this.policy.onScan) {
+      const view = { index: this.scans, nowNs, written: r.written, accessed: r.accessed };
+      this.guard("onScan()", () => this.policy.onScan!(view));
+    }
+  }
+
+  markPending(p: number): void {
+    const flags = this.mem.flags;
+    const f = flags[p];
+    if ((f & F_PENDING) === 0) {
+      flags[p] = f | F_PENDING;
+      this.pendingCount++;
+      if ((f & F_ZERO) !== 0) this.pendingZero++;
+    }
+  }
+
+  /** Syncs the dirty log into the pending set; returns [frames logged, host ns]. */
+  sync(): [number, number] {
+    const r = this.tracker.sync();
+    const flags = this.mem.flags, newly = r.newly, chunkMode = this.clearMode === "chunk";
+    for (let i = 0; i < newly.length; i++) {
+      const p = newly[i];
+      this.markPending(p);
+      if (chunkMode) {
+        flags[p] |= F_SEEN;
+        this.chunkDirty[Math.floor(p / this.chunk)] = 1;
+      }
+    }
+    if (this.clearMode === "round") this.tracker.clearAll();
+    const rd = this.roundDirty;
+    if (rd !== null) {
+      const l = this.roundDirtyList;
+      for (let i = 0; i < l.length; i++) rd[l.buf[i]] = 0;
+      l.reset();
+    }
+    return [r.logged, Math.round(r.costNs)];
+  }
+
+  /** Resets the frame's dirty state as the clear mode says, just before it is sent. */
+  clearBeforeSend(p: number): void {
+    if (this.clearMode === "send") {
+      this.tracker.clear(p);
+      this.tracker.flush();
+    } else if (this.clearMode === "chunk") {
+      const c = Math.floor(p / this.chunk);
+      if (this.chunkDirty[c] === 0) return;
+      this.chunkDirty[c] = 0;
+      const flags = this.mem.flags;
+      const hi = Math.min(this.pages, (c + 1) * this.chunk);
+      for (let q = c * this.chunk; q < hi; q++) {
+        if ((flags[q] & F_SEEN) !== 0) {
+          flags[q] &= ~F_SEEN;
+          this.tracker.clear(q);
+        }
+      }
+      this.tracker.flush();
+    }
+  }
+
+  /** Sends one frame; returns its wire bytes. */
+  send(p: number): number {
+    const flags = this.mem.flags, vd = this.mem.versions;
+    const f = flags[p];
+    const had = vd[2 * p + 1], v = vd[2 * p];
+    if (had !== 0) {
+      if (had !== v) this.necessary++;
+      else this.redundant++;
+    } else this.unique++;
+    vd[2 * p + 1] = v;
+    this.pendingCount--;
+    flags[p] = f & ~F_PENDING;
+    let bytes: number;
+    if ((f & F_ZERO) !== 0) {
+      this.sentZero++;
+      this.pendingZero--;
+      bytes = this.cfg.zeroMarker;
+    } else {
+      this.sentNormal++;
+      bytes = this.wirePage;
+    }
+    this.bytesSent += bytes;
+    return bytes;
+  }
+
+  pendingWireBytes(): number {
+    const z = this.pendingZero;
+    return (this.pendingCount - z) * this.wirePage + z * this.cfg.zeroMarker;
+  }
+
+  collectPending(): Uint32Array {
+    const out = new Uint32Array(this.pendingCount);
+    const flags = this.mem.flags;
+    let k = 0;
+    for (let p = 0; p < flags.length; p++) if ((flags[p] & F_PENDING) !== 0) out[k++] = p;
+    if (k !== out.length) throw new Error(`internal: pending count ${out.length} != ${k}`);
+    return out;
+  }
+
+  /** Runs the policy's order() and checks the result against the contract. */
+  orderFor(view: RoundView): Uint32Array {
+    const res = this.guard(`order() in round ${view.index}`, () => this.policy.order(view));
+    const fail = (msg: string): never => {
+      throw policyError(this.input.policy, `round ${view.index}: order() ${msg}`);
+    };
+    if (res === null || typeof res !== "object" || typeof res.length !== "number") {
+      fail("must return an array of frame numbers (a Uint32Array or number[])");
+    }
+    const n = res.length;
+    const out = res instanceof Uint32Array && res !== view.offered
+      ? res
+      : new Uint32Array(n);
+    const flags = this.mem.flags, stamp = this.stamp, r = view.index, pages = this.pages;
+    for (let i = 0; i < n; i++) {
+      const v = res[i];
+      if (!Number.isInteger(v) || v < 0 || v >= pages) {
+        fail(`returned ${String(v)} at position ${i}, which is not a frame number`);
+      }
+      if ((flags[v] & F_PENDING) === 0) fail(`returned frame ${v}, which was not offered`);
+      if (stamp[v] === r) fail(`returned frame ${v} twice`);
+      stamp[v] = r;
+      out[i] = v;
+    }
+    return out;
+  }
+
+  run(): RunReport {
+    const cfg = this.cfg, pages = this.pages, flags = this.mem.flags;
+    const start = cfg.startNs;
+    const threshold = cfg.bandwidth * cfg.downtimeLimitNs / 1e9;
+    const qemu = cfg.iteration === "qemu";
+    const policy = this.policy;
+
+    // Warm-up: the guest runs and the profiler builds history until migration starts.
+    this.advance(start);
+    this.writesAtStart = this.writes;
+    this.readsAtStart = this.reads;
+    // Setup: logging starts with a sync whose result is discarded; every frame is pending.
+    const [, setupCost] = this.sync();
+    this.tracker.clearAll();
+    for (let p = 0; p < pages; p++) this.markPending(p);
+    if (this.clearMode === "chunk") {
+      // KVM_DIRTY_LOG_INITIALLY_SET: every chunk is cleared before its first send.
+      for (let p = 0; p < pages; p++) flags[p] |= F_SEEN;
+      this.chunkDirty.fill(1);
+    }
+    let now = start + setupCost;
+    let syncs = 1;
+    const rows: RoundRow[] = [];
+    let switchover: SwitchoverReason | null = null;
+    const keep = new Uint8Array(BATCH);
+    const batch: { -readonly [K in keyof BatchView]: BatchView[K] } = {
+      round: 0,
+      nowNs: 0,
+      frames: new Uint32Array(0),
+      keep,
+      dirtied: this.roundDirty ?? new Uint8Array(0),
+    };
+
+    for (let round = 1; switchover === null; round++) {
+      const offered = this.collectPending();
+      const roundStart = now;
+      const sentBefore = this.sentNormal + this.sentZero;
+      const bytesBefore = this.bytesSent;
+      const view: RoundView = {
+        index: round,
+        nowNs: now,
+        offered,
+        endEstimateNs: now + Math.round(this.pendingWireBytes() * this.nsPerByte),
+      };
+      const order = this.orderFor(view);
+      let segBytes = 0, lastSent = -1;
+      for (let i = 0; i < order.length; i++) {
+        if (this.roundDirty !== null && i % BATCH === 0) {
+          batch.round = round;
+          batch.nowNs = now + Math.round(segBytes * this.nsPerByte);
+          this.advance(batch.nowNs);
+          batch.frames = order.subarray(i, i + BATCH);
+          keep.fill(1);
+          this.guard(`filter() in round ${round}`, () => policy.filter!(batch));
+        }
+        if (this.roundDirty !== null && keep[i % BATCH] === 0) continue;
+        const p = order[i];
+        const slot = now + Math.round(segBytes * this.nsPerByte);
+        if (slot > this.nextDueNs) this.advance(slot);
+        this.clearBeforeSend(p);
+        segBytes += this.send(p);
+        lastSent = p;
+        if (qemu && this.pendingCount * cfg.pageSize <= threshold) break;
+      }
+      now += Math.round(segBytes * this.nsPerByte);
+      this.advance(now);
+      const [dirtyAtSync, syncCost] = this.sync();
+      syncs++;
+      const sent = this.sentNormal + this.sentZero - sentBefore;
+      const sendEnd = now;
+      now += syncCost;
+      rows.push({
+        round,
+        startNs: roundStart - start,
+        durationNs: now - roundStart,
+        offered: offered.length,
+        sent,
+        deferred: offered.length - sent,
+        dirtyAtSync,
+        bytes: this.bytesSent - bytesBefore,
+      });
+      if (policy.onRoundEnd) {
+        const stats = {
+          index: round,
+          startNs: roundStart,
+          endNs: sendEnd,
+          offered: offered.length,
+          sent,
+          deferred: offered.length - sent,
+          dirtyAtSync,
+          lastSent,
+        };
+        this.guard("onRoundEnd()", () => policy.onRoundEnd!(stats));
+      }
+      const pendingBytes = qemu ? this.pendingCount * cfg.pageSize : this.pendingWireBytes();
+      if (qemu ? pendingBytes < threshold : pendingBytes <= threshold) switchover = "downtime-limit";
+      else if (cfg.minPending > 0 && this.pendingCount < cfg.minPending) switchover = "min-pending";
+      else if (round >= cfg.maxRounds) switchover = "max-rounds";
+      else if (
+        cfg.maxTransferFactor > 0 &&
+        this.sentNormal + this.sentZero >= cfg.maxTransferFactor * pages
+      ) switchover = "max-transfer-factor";
+      this.input.onProgress?.({
+        round,
+        pending: this.pendingCount,
+        pagesSent: this.sentNormal + this.sentZero,
+        elapsedNs: now - start,
+      });
+    }
+
+    // Stop-and-copy: the guest pauses; a final sync; everything pending goes out.
+    this.advance(now);
+    const guestWrites = this.writes - this.writesAtStart;
+    const guestReads = this.reads - this.readsAtStart;
+    const [, finalCost] = this.sync();
+    syncs++;
+    const bytesBefore = this.bytesSent;
+    let stopCopyPages = 0;
+    for (let p = 0; p < pages; p++) {
+      if ((flags[p] & F_PENDING) !== 0) {
+        this.send(p);
+        stopCopyPages++;
+      }
+    }
+    this.bytesSent += cfg.deviceState;
+    const transferNs = Math.round((this.bytesSent - bytesBefore) * this.nsPerByte);
+    const downtimeNs = finalCost + transferNs + Math.round(cfg.pauseResumeNs);
+    this.verify();
+
+    const pagesSent = this.sentNormal + this.sentZero;
+    const def = this.input.policy.definition;
+    return {
+      policy: {
+        name: def.meta.name,
+        file: this.input.policy.file,
+        params: this.params,
+        oracle: def.meta.oracle === true,
+      },
+      workload: { name: this.input.workload.name, seed: cfg.seed },
+      config: cfg,
+      totalTimeNs: now + downtimeNs - start,
+      downtimeNs,
+      rounds: rows.length,
+      syncs,
+      switchover: switchover!,
+      pagesSent,
+      normalPagesSent: this.sentNormal,
+      zeroPagesSent: this.sentZero,
+      bytesSent: this.bytesSent,
+      uniquePagesSent: this.unique,
+      resends: pagesSent - this.unique,
+      necessaryResends: this.necessary,
+      redundantResends: this.redundant,
+      stopCopyPages,
+      wastedSends: this.wasted,
+      guestWrites,
+      guestReads,
+      tracker: { ...this.tracker.stats },
+      perRound: rows,
+      verified: true,
+    };
+  }
+
+  verify(): void {
+    const vd = this.mem.versions;
+    let bad = 0;
+    const first: number[] = [];
+    for (let p = 0; p < this.pages; p++) {
+      if (vd[2 * p + 1] !== vd[2 * p]) {
+        if (bad++ < 5) first.push(p);
+      }
+    }
+    if (bad > 0) {
+      throw new PrecopyError(
+        "verification",
+        `verification failed: ${bad} frame(s) differ between source and destination ` +
+          `(first: ${first.join(", ")}) — the tracker (${this.tracker.kind}) missed writes, ` +
+          `so this run's numbers would be wrong`,
+      );
+    }
+  }
+}
+
+function resolveParamsMixed(
+  policy: LoadedPolicy,
+  given: Record<string, string | ParamValue>,
+): Params {
+  const defaults = policy.definition.meta.defaults;
+  const texts: Record<string, string> = {};
+  const typed: Params = {};
+  for (const [k, v] of Object.entries(given)) {
+    if (typeof v === "string" && typeof defaults[k] !== "string") texts[k] = v;
+    else if (k in defaults && typeof v !== typeof defaults[k]) {
+      throw policyError(policy, `parameter '${k}' must be a ${typeof defaults[k]}`);
+    } else if (k in defaults) typed[k] = v;
+    else texts[k] = String(v);
+  }
+  return { ...resolveParams(policy, texts), ...typed };
+}
+
+/**
+ * Runs one pre-copy migration and returns its report.
+ *
+ * @param input workload, policy, parameters and configuration
+ * @returns the report (only when the end-of-run verification passed)
+ * @throws {PrecopyError} for a bad configuration, a malformed workload, a policy that
+ * breaks the contract, or a failed verification
+ *
+ * @example Usage
+ * ```ts
+ * import { simulate } from "./engine.ts";
+ * import { loadPolicy } from "./policy.ts";
+ * import { parseWorkload } from "./workload.ts";
+ * import assert from "node:assert/strict";
+ * const r = simulate({
+ *   workload: parseWorkload("idle"),
+ *   policy: await loadPolicy("sequential"),
+ *   config: { pages: 1024 },
+ * });
+ * assert.equal(r.rounds, 1);
+ * assert.equal(r.pagesSent, 1024);
+ * assert.equal(r.resends, 0);
+ * ```
+ */
+export function simulate(input: SimulationInput): RunReport {
+  return new Migration(input).run();
+}

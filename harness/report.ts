@@ -1,0 +1,191 @@
+/**
+ * Views of run reports: the human table of one run, a flat row per run for CSV and
+ * comparison tables, and a small text-table helper. The JSON report is the source; these
+ * only format it.
+ *
+ * @module
+ */
+
+import type { RunReport } from "./engine.ts";
+import { formatBytes, formatDuration } from "./units.ts";
+
+/**
+ * Lays out rows as an aligned text table: text columns left, numbers right.
+ *
+ * @param header column titles
+ * @param rows cells
+ * @returns the table, one line per row, with a rule under the header
+ *
+ * @example Usage
+ * ```ts
+ * import { formatTable } from "./report.ts";
+ * import assert from "node:assert/strict";
+ * const t = formatTable(["policy", "pages"], [["sequential", "12"], ["random", "7"]]);
+ * assert.equal(t.split("\n")[2], "sequential     12");
+ * ```
+ */
+export function formatTable(header: string[], rows: string[][]): string {
+  const width = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^[-+0-9.,% a-zµ]*$/i.test(r[i] ?? "") && /[0-9]/.test(r[i] ?? "")));
+  const line = (r: string[]) =>
+    r.map((c, i) => (numeric[i] ? c.padStart(width[i]) : c.padEnd(width[i]))).join("  ")
+      .trimEnd();
+  return [line(header), width.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+/** Columns of {@link reportRow}, in CSV order. */
+export const REPORT_COLUMNS: readonly string[] = [
+  "policy",
+  "oracle",
+  "workload",
+  "seed",
+  "clear",
+  "iteration",
+  "maxRounds",
+  "minPending",
+  "downtimeLimitNs",
+  "switchover",
+  "rounds",
+  "downtimeNs",
+  "totalTimeNs",
+  "pagesSent",
+  "normalPagesSent",
+  "zeroPagesSent",
+  "bytesSent",
+  "uniquePagesSent",
+  "resends",
+  "necessaryResends",
+  "redundantResends",
+  "stopCopyPages",
+  "wastedSends",
+  "guestWrites",
+  "exits",
+  "guestOverheadNs",
+  "hostCpuNs",
+];
+
+/**
+ * Flattens a report to one record (no per-round rows), keyed by {@link REPORT_COLUMNS}.
+ *
+ * @param r the report
+ * @returns column → value
+ *
+ * @example Usage
+ * ```ts
+ * import { reportRow, simulate, loadPolicy, parseWorkload } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const r = simulate({ workload: parseWorkload("idle"), policy: await loadPolicy("sequential"), config: { pages: 8 } });
+ * assert.equal(reportRow(r).pagesSent, 8);
+ * ```
+ */
+export function reportRow(r: RunReport): Record<string, string | number | boolean> {
+  return {
+    policy: r.policy.name,
+    oracle: r.policy.oracle,
+    workload: r.workload.name,
+    seed: r.workload.seed,
+    clear: r.config.clear,
+    iteration: r.config.iteration,
+    maxRounds: r.config.maxRounds,
+    minPending: r.config.minPending,
+    downtimeLimitNs: r.config.downtimeLimitNs,
+    switchover: r.switchover,
+    rounds: r.rounds,
+    downtimeNs: r.downtimeNs,
+    totalTimeNs: r.totalTimeNs,
+    pagesSent: r.pagesSent,
+    normalPagesSent: r.normalPagesSent,
+    zeroPagesSent: r.zeroPagesSent,
+    bytesSent: r.bytesSent,
+    uniquePagesSent: r.uniquePagesSent,
+    resends: r.resends,
+    necessaryResends: r.necessaryResends,
+    redundantResends: r.redundantResends,
+    stopCopyPages: r.stopCopyPages,
+    wastedSends: r.wastedSends,
+    guestWrites: r.guestWrites,
+    exits: r.tracker.exits,
+    guestOverheadNs: r.tracker.guestOverheadNs,
+    hostCpuNs: r.tracker.hostCpuNs,
+  };
+}
+
+function csvCell(v: string | number | boolean): string {
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/**
+ * Reports as CSV: a header line, then one line per report.
+ *
+ * @param reports the reports
+ * @returns CSV text ending in a newline
+ *
+ * @example Usage
+ * ```ts
+ * import { reportCsv } from "./report.ts";
+ * import assert from "node:assert/strict";
+ * assert.match(reportCsv([]), /^policy,oracle,workload/);
+ * ```
+ */
+export function reportCsv(reports: RunReport[]): string {
+  const lines = [REPORT_COLUMNS.join(",")];
+  for (const r of reports) {
+    const row = reportRow(r);
+    lines.push(REPORT_COLUMNS.map((c) => csvCell(row[c])).join(","));
+  }
+  return lines.join("\n") + "\n";
+}
+
+const n = (v: number) => v.toLocaleString("en-US");
+
+/**
+ * The human view of one run: a summary and the per-round table.
+ *
+ * @param r the report
+ * @returns text for a terminal
+ *
+ * @example Usage
+ * ```ts
+ * import { formatReport, simulate, loadPolicy, parseWorkload } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * const r = simulate({ workload: parseWorkload("idle"), policy: await loadPolicy("sequential"), config: { pages: 8 } });
+ * assert.match(formatReport(r), /downtime/);
+ * ```
+ */
+export function formatReport(r: RunReport): string {
+  const c = r.config;
+  const params = Object.entries(r.policy.params).map(([k, v]) => `${k}=${v}`).join(",");
+  const head = [
+    `policy     ${r.policy.name}${params ? ` (${params})` : ""}${r.policy.oracle ? "  [bound: reads the future]" : ""}`,
+    `workload   ${r.workload.name}  seed ${r.workload.seed}`,
+    `guest      ${formatBytes(c.pages * c.pageSize)} (${n(c.pages)} frames)  link ${
+      formatBytes(c.bandwidth)
+    }/s  limit ${formatDuration(c.downtimeLimitNs)}  clear=${c.clear}  iteration=${c.iteration}  tracker=${c.tracker}`,
+    "",
+    `downtime   ${formatDuration(r.downtimeNs)}   (switchover: ${r.switchover})`,
+    `total time ${formatDuration(r.totalTimeNs)}   rounds ${r.rounds}   syncs ${r.syncs}`,
+    `pages sent ${n(r.pagesSent)}  (normal ${n(r.normalPagesSent)}, zero ${n(r.zeroPagesSent)})  bytes ${
+      formatBytes(r.bytesSent)
+    }`,
+    `resends    ${n(r.resends)}  (necessary ${n(r.necessaryResends)}, redundant ${
+      n(r.redundantResends)
+    })  wasted sends ${n(r.wastedSends)}`,
+    `stop-copy  ${n(r.stopCopyPages)} pages`,
+    `guest      ${n(r.guestWrites)} writes during migration; tracking: ${n(r.tracker.exits)} exits, ${
+      formatDuration(r.tracker.guestOverheadNs)
+    } guest overhead, ${formatDuration(r.tracker.hostCpuNs)} host CPU, ${n(r.tracker.flushes)} flushes`,
+    "",
+  ];
+  const rows = r.perRound.map((x) => [
+    String(x.round),
+    formatDuration(x.startNs),
+    formatDuration(x.durationNs),
+    n(x.offered),
+    n(x.sent),
+    n(x.deferred),
+    n(x.dirtyAtSync),
+  ]);
+  return head.join("\n") +
+    formatTable(["round", "start", "duration", "offered", "sent", "deferred", "dirty@sync"], rows);
+}

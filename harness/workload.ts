@@ -1,0 +1,628 @@
+/**
+ * Workloads: time-ordered streams of guest memory accesses `(tNs, pfn, read|write)` in
+ * typed-array chunks, from seeded generators or from a CSV trace file. Streams never hold
+ * more than one chunk, so a long trace replays in bounded memory.
+ *
+ * Generator specs use `name[:k=v,k=v…]`:
+ *
+ * | generator | what it writes | parameters (defaults) |
+ * |---|---|---|
+ * | `idle` | nothing | `zero` |
+ * | `uniform` | frames drawn uniformly from the footprint | `rate=10k` |
+ * | `hotcold` | `hotShare` of writes to a scattered hot set of `hot` × footprint frames | `rate=20k,hot=5%,hotShare=90%` |
+ * | `sequential` | frames in address order across the footprint, wrapping | `rate=10k` |
+ * | `phases` | like `hotcold`, but the hot set moves to new frames every `period` | `rate=20k,hot=5%,hotShare=90%,period=2s` |
+ * | `mix` | several generators at once: `mix:uniform(rate=2k)+hotcold(rate=20k)` | — |
+ *
+ * Every generator also takes `footprint` (the region it touches, from frame 0: a size such
+ * as `256MiB` or a share such as `50%`; default all memory), `zero` (the share of frames
+ * that hold only zeros at the start; default 0 %) and `reads` (reads per second drawn like
+ * the writes; default 0). Writes are evenly spaced at `rate` per second.
+ *
+ * @module
+ */
+
+import { PrecopyError } from "./errors.ts";
+import { createRng, mixSeed, type Rng, shuffle } from "./rng.ts";
+import { parseCount, parseDuration, parseShare, parseSize } from "./units.ts";
+
+/** Access kind in {@link AccessChunk.op}. */
+export const OP_READ = 0;
+/** Access kind in {@link AccessChunk.op}. */
+export const OP_WRITE = 1;
+
+/**
+ * One chunk of accesses, in time order. The arrays are reused by the stream: a chunk is
+ * valid until the next call to {@link AccessStream.next}.
+ */
+export interface AccessChunk {
+  /** Access times in integer nanoseconds since the workload began. */
+  readonly t: Float64Array;
+  /** Guest frame numbers. */
+  readonly pfn: Uint32Array;
+  /** {@link OP_READ} or {@link OP_WRITE}. */
+  readonly op: Uint8Array;
+  /** How many entries of the arrays are valid. */
+  readonly length: number;
+}
+
+/** A source of access chunks; `next()` returns `null` when the workload ends. */
+export interface AccessStream {
+  /** The next chunk, or `null` at the end. */
+  next(): AccessChunk | null;
+}
+
+/**
+ * A workload: a named, re-openable access stream. Opening it twice with the same memory
+ * size and seed yields the same accesses (oracle policies rely on this to see the future).
+ */
+export interface Workload {
+  /** The normalised spec (`hotcold:rate=20k,hot=5%`) or the trace path. */
+  readonly name: string;
+  /** `generator` or `trace`. */
+  readonly kind: "generator" | "trace";
+  /** The smallest guest (in frames) the workload can drive. */
+  readonly minPages: number;
+  /** Time of the last access for a trace; `Infinity` for a generator. */
+  readonly endNs: number;
+  /**
+   * Which frames hold only zeros at the start (1 = zero), or `null` if none do.
+   * @param pages guest frames
+   * @param seed the run's seed
+   */
+  zeroMap(pages: number, seed: number): Uint8Array | null;
+  /**
+   * Opens a fresh stream from time 0.
+   * @param pages guest frames
+   * @param seed the run's seed
+   */
+  open(pages: number, seed: number): AccessStream;
+}
+
+const CHUNK = 8192;
+
+/** Reusable chunk buffers. */
+class Buffers implements AccessChunk {
+  t = new Float64Array(CHUNK);
+  pfn = new Uint32Array(CHUNK);
+  op = new Uint8Array(CHUNK);
+  length = 0;
+}
+
+type Params = Record<string, string>;
+
+interface Common {
+  footprint: string;
+  zero: number;
+  reads: number;
+  rate: number;
+}
+
+function wErr(spec: string, msg: string): never {
+  throw new PrecopyError("workload", `workload '${spec}': ${msg}`);
+}
+
+function footprintFrames(spec: string, footprint: string, pages: number, pageSize: number) {
+  if (footprint === "") return pages;
+  let frames: number;
+  if (footprint.endsWith("%")) {
+    frames = Math.round(parseShare(footprint, `workload '${spec}' footprint`) * pages);
+  } else {
+    frames = Math.floor(parseSize(footprint, `workload '${spec}' footprint`) / pageSize);
+  }
+  if (frames < 1) wErr(spec, `footprint=${footprint} holds no frame`);
+  if (frames > pages) {
+    wErr(spec, `footprint=${footprint} (${frames} frames) exceeds guest memory (${pages} frames)`);
+  }
+  return frames;
+}
+
+function hashZero(pages: number, seed: number, share: number): Uint8Array | null {
+  if (share <= 0) return null;
+  const map = new Uint8Array(pages);
+  const s = mixSeed(seed, "zero");
+  const cut = share * 4294967296;
+  for (let p = 0; p < pages; p++) {
+    let h = Math.imul(p ^ s, 0x9e3779b1);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    if ((h >>> 0) < cut) map[p] = 1;
+  }
+  return map;
+}
+
+/** Frame choice for one generator; `i` counts writes so far (for sweeps). */
+type Pick = (rng: Rng, tNs: number, i: number) => number;
+
+interface GeneratorDef {
+  description: string;
+  defaults: Record<string, string>;
+  /** Builds the frame picker once the footprint (in frames) is known. */
+  picker(p: Params, spec: string, frames: number, rng: Rng): Pick;
+}
+
+function skewed(p: Params, spec: string, frames: number, rng: Rng, periodNs: number): Pick {
+  const hot = parseShare(p.hot, `workload '${spec}' hot`);
+  const hotShare = parseShare(p.hotShare, `workload '${spec}' hotShare`);
+  const h = frames === 1 ? 1 : Math.min(frames - 1, Math.max(1, Math.round(hot * frames)));
+  const cold = frames - h;
+  // A scattered hot set: the first h entries of a seeded permutation (shifted per phase).
+  const perm = new Uint32Array(frames);
+  for (let i = 0; i < frames; i++) perm[i] = i;
+  shuffle(perm, rng);
+  return (r, t) => {
+    const off = periodNs > 0 ? (Math.floor(t / periodNs) * h) % frames : 0;
+    if (cold === 0 || r.float() < hotShare) return perm[(off + r.below(h)) % frames];
+    return perm[(off + h + r.below(cold)) % frames];
+  };
+}
+
+const GENERATORS: Record<string, GeneratorDef> = {
+  idle: {
+    description: "a guest that touches no memory",
+    defaults: { rate: "0" },
+    picker: () => () => 0,
+  },
+  uniform: {
+    description: "writes spread uniformly over the footprint",
+    defaults: { rate: "10k" },
+    picker: (_p, _s, frames) => (r) => r.below(frames),
+  },
+  hotcold: {
+    description: "hotShare of the writes go to a scattered hot set of hot × footprint frames",
+    defaults: { rate: "20k", hot: "5%", hotShare: "90%" },
+    picker: (p, s, frames, rng) => skewed(p, s, frames, rng, 0),
+  },
+  sequential: {
+    description: "a sweep writing frames in address order across the footprint, wrapping",
+    defaults: { rate: "10k" },
+    picker: (_p, _s, frames) => (_r, _t, i) => i % frames,
+  },
+  phases: {
+    description: "a hot set that moves to new frames every period",
+    defaults: { rate: "20k", hot: "5%", hotShare: "90%", period: "2s" },
+    picker: (p, s, frames, rng) => {
+      const period = parseDuration(p.period, `workload '${s}' period`);
+      if (period <= 0) wErr(s, "period must be greater than zero");
+      return skewed(p, s, frames, rng, period);
+    },
+  },
+};
+
+const COMMON: Record<string, string> = { footprint: "", zero: "0%", reads: "0" };
+
+/** Names of the built-in generators, for help texts and error messages. */
+export const GENERATOR_NAMES: readonly string[] = [...Object.keys(GENERATORS), "mix"];
+
+function parseParams(spec: string, name: string, body: string, allowed: Params): Params {
+  const out: Params = { ...allowed };
+  if (body.trim() === "") return out;
+  for (const part of splitTop(body, ",")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) wErr(spec, `'${part}' is not k=v`);
+    const k = part.slice(0, eq).trim();
+    if (!(k in allowed)) {
+      wErr(spec, `unknown parameter '${k}' for ${name}; accepted: ${Object.keys(allowed).join(", ")}`);
+    }
+    out[k] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** Splits on `sep` outside parentheses. */
+function splitTop(s: string, sep: string): string[] {
+  const parts: string[] = [];
+  let depth = 0, start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === sep && depth === 0) {
+      parts.push(s.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(s.slice(start));
+  return parts;
+}
+
+class GeneratorWorkload implements Workload {
+  readonly kind = "generator" as const;
+  readonly minPages = 1;
+  readonly endNs = Infinity;
+  readonly #common: Common;
+  constructor(
+    readonly name: string,
+    readonly gen: string,
+    readonly params: Params,
+    readonly pageSize: number,
+  ) {
+    const what = `workload '${name}'`;
+    this.#common = {
+      footprint: params.footprint,
+      zero: parseShare(params.zero, `${what} zero`),
+      reads: parseCount(params.reads, `${what} reads`),
+      rate: parseCount(params.rate, `${what} rate`),
+    };
+    if (!(this.#common.rate >= 0) || !Number.isFinite(this.#common.rate)) {
+      wErr(name, "rate must be a number ≥ 0");
+    }
+    if (!(this.#common.reads >= 0)) wErr(name, "reads must be a number ≥ 0");
+    // Validate the remaining parameters now, so a bad spec fails before any run.
+    GENERATORS[gen].picker(params, name, 2, createRng(0));
+  }
+
+  zeroMap(pages: number, seed: number): Uint8Array | null {
+    footprintFrames(this.name, this.#common.footprint, pages, this.pageSize);
+    return hashZero(pages, seed, this.#common.zero);
+  }
+
+  open(pages: number, seed: number): AccessStream {
+    const frames = footprintFrames(this.name, this.#common.footprint, pages, this.pageSize);
+    const { rate, reads } = this.#common;
+    const total = this.gen === "idle" ? 0 : rate + reads;
+    const rng = createRng(mixSeed(seed, this.name));
+    const pick = GENERATORS[this.gen].picker(this.params, this.name, frames, rng);
+    const buf = new Buffers();
+    const writeShare = total > 0 ? rate / total : 0;
+    const step = total > 0 ? 1e9 / total : 0;
+    let i = 0, writes = 0;
+    return {
+      next(): AccessChunk | null {
+        if (total === 0) return null;
+        for (let k = 0; k < CHUNK; k++, i++) {
+          const t = Math.round(i * step);
+          const isWrite = reads === 0 || rng.float() < writeShare;
+          buf.t[k] = t;
+          buf.op[k] = isWrite ? OP_WRITE : OP_READ;
+          buf.pfn[k] = pick(rng, t, isWrite ? writes++ : writes);
+        }
+        buf.length = CHUNK;
+        return buf;
+      },
+    };
+  }
+}
+
+class Mix implements Workload {
+  readonly kind = "generator" as const;
+  readonly minPages = 1;
+  readonly endNs = Infinity;
+  constructor(readonly name: string, readonly parts: Workload[]) {}
+
+  zeroMap(pages: number, seed: number): Uint8Array | null {
+    // The union of the parts' zero shares would double-count; the first part decides.
+    return this.parts[0].zeroMap(pages, seed);
+  }
+
+  open(pages: number, seed: number): AccessStream {
+    const streams = this.parts.map((w, k) => w.open(pages, mixSeed(seed, `mix${k}`)));
+    return mergeStreams(streams);
+  }
+}
+
+/**
+ * Merges time-ordered streams into one (ties go to the earlier stream).
+ *
+ * @param streams the streams to merge
+ * @returns one stream in time order
+ *
+ * @example Usage
+ * ```ts
+ * import { mergeStreams, parseWorkload } from "./workload.ts";
+ * import assert from "node:assert/strict";
+ * const a = parseWorkload("uniform:rate=1k").open(16, 1);
+ * const b = parseWorkload("sequential:rate=1k").open(16, 1);
+ * const c = mergeStreams([a, b]).next()!;
+ * assert.ok(c.t[1] >= c.t[0]);
+ * ```
+ */
+export function mergeStreams(streams: AccessStream[]): AccessStream {
+  const n = streams.length;
+  const cur: (AccessChunk | null)[] = streams.map((s) => s.next());
+  const pos = new Uint32Array(n);
+  const buf = new Buffers();
+  return {
+    next(): AccessChunk | null {
+      let k = 0;
+      while (k < CHUNK) {
+        let best = -1, bestT = Infinity;
+        for (let s = 0; s < n; s++) {
+          let c = cur[s];
+          if (c !== null && pos[s] >= c.length) {
+            c = cur[s] = streams[s].next();
+            pos[s] = 0;
+          }
+          if (c !== null && c.t[pos[s]] < bestT) {
+            bestT = c.t[pos[s]];
+            best = s;
+          }
+        }
+        if (best < 0) break;
+        const c = cur[best]!;
+        const j = pos[best]++;
+        buf.t[k] = c.t[j];
+        buf.pfn[k] = c.pfn[j];
+        buf.op[k] = c.op[j];
+        k++;
+      }
+      buf.length = k;
+      return k === 0 ? null : buf;
+    },
+  };
+}
+
+/**
+ * A CSV trace: lines `t_ns,frame,op` (op `w`/`write`/`1` or `r`/`read`/`0`), times
+ * non-decreasing, an optional header line and `#` comments. A comment `# frames=N` sets the
+ * trace's frame count (otherwise the largest frame + 1, found by a first pass); a comment
+ * `# zero=F1-F2,F3` lists frames that hold only zeros at the start. Read in 64 KiB pieces,
+ * so a trace of any length replays in bounded memory. Every malformed line is an error
+ * naming the file and line.
+ */
+class CsvTrace implements Workload {
+  readonly kind = "trace" as const;
+  minPages = 0;
+  endNs = 0;
+  #zero: [number, number][] = [];
+  constructor(readonly name: string) {
+    let declared = -1, maxFrame = -1;
+    for (const line of this.#lines()) {
+      if (line.kind === "comment") {
+        const f = /^#\s*frames\s*=\s*(\d+)\s*$/.exec(line.text);
+        if (f) declared = Number(f[1]);
+        const z = /^#\s*zero\s*=\s*(.*)$/.exec(line.text);
+        if (z) this.#zero.push(...this.#ranges(z[1], line.no));
+        continue;
+      }
+      if (line.pfn > maxFrame) maxFrame = line.pfn;
+      this.endNs = line.t;
+    }
+    if (declared >= 0 && maxFrame >= declared) {
+      this.#fail(0, `frame ${maxFrame} is outside the declared frames=${declared}`);
+    }
+    this.minPages = Math.max(declared, maxFrame + 1, 1);
+    for (const [, hi] of this.#zero) {
+      if (hi >= this.minPages) this.#fail(0, `zero frame ${hi} is outside the trace's frames`);
+    }
+  }
+
+  #fail(line: number, msg: string): never {
+    throw new PrecopyError("workload", `trace ${this.name}${line ? ` line ${line}` : ""}: ${msg}`);
+  }
+
+  #ranges(text: string, no: number): [number, number][] {
+    return text.split(",").filter((s) => s.trim()).map((s) => {
+      const m = /^\s*(\d+)(?:\s*-\s*(\d+))?\s*$/.exec(s);
+      if (!m) this.#fail(no, `'${s}' is not a frame or range F1-F2`);
+      const lo = Number(m[1]), hi = m[2] === undefined ? lo : Number(m[2]);
+      if (hi < lo) this.#fail(no, `range ${s} is empty`);
+      return [lo, hi];
+    });
+  }
+
+  *#lines(): Generator<
+    { kind: "comment"; text: string; no: number } | {
+      kind: "event";
+      t: number;
+      pfn: number;
+      op: number;
+      no: number;
+    }
+  > {
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(this.name);
+    } catch (e) {
+      this.#fail(0, `cannot open: ${e instanceof Error ? e.message : e}`);
+    }
+    const dec = new TextDecoder();
+    const buf = new Uint8Array(65536);
+    let rest = "", no = 0, last = -Infinity;
+    try {
+      for (;;) {
+        const n = file.readSync(buf);
+        const eof = n === null;
+        rest += eof ? dec.decode() : dec.decode(buf.subarray(0, n), { stream: true });
+        const lines = rest.split("\n");
+        rest = eof ? "" : lines.pop()!;
+        for (const raw of lines) {
+          no++;
+          const text = raw.trim();
+          if (text === "") continue;
+          if (text.startsWith("#")) {
+            yield { kind: "comment", text, no };
+            continue;
+          }
+          const cols = text.split(",");
+          if (no === 1 && !/^\d/.test(cols[0])) continue; // header
+          if (cols.length < 3) this.#fail(no, `expected t_ns,frame,op but found '${text}'`);
+          const t = Number(cols[0]), pfn = Number(cols[1]);
+          if (!Number.isSafeInteger(t) || t < 0) this.#fail(no, `time '${cols[0]}' is not ns ≥ 0`);
+          if (!Number.isInteger(pfn) || pfn < 0 || pfn > 0xfffffffe) {
+            this.#fail(no, `frame '${cols[1]}' is not a frame number`);
+          }
+          if (t < last) this.#fail(no, `time ${t} is earlier than the previous access (${last})`);
+          last = t;
+          const o = cols[2].trim().toLowerCase();
+          const op = o === "w" || o === "write" || o === "1"
+            ? OP_WRITE
+            : o === "r" || o === "read" || o === "0"
+            ? OP_READ
+            : this.#fail(no, `op '${cols[2]}' is not r or w`);
+          yield { kind: "event", t, pfn, op, no };
+        }
+        if (eof) break;
+      }
+    } finally {
+      file.close();
+    }
+  }
+
+  zeroMap(pages: number): Uint8Array | null {
+    if (this.#zero.length === 0) return null;
+    const map = new Uint8Array(pages);
+    for (const [lo, hi] of this.#zero) map.fill(1, lo, hi + 1);
+    return map;
+  }
+
+  open(pages: number): AccessStream {
+    if (pages < this.minPages) {
+      this.#fail(0, `needs ${this.minPages} frames but the guest has ${pages}`);
+    }
+    const it = this.#lines();
+    const buf = new Buffers();
+    return {
+      next(): AccessChunk | null {
+        let k = 0;
+        while (k < CHUNK) {
+          const r = it.next();
+          if (r.done) break;
+          const e = r.value;
+          if (e.kind !== "event") continue;
+          buf.t[k] = e.t;
+          buf.pfn[k] = e.pfn;
+          buf.op[k] = e.op;
+          k++;
+        }
+        buf.length = k;
+        return k === 0 ? null : buf;
+      },
+    };
+  }
+}
+
+/**
+ * Parses a workload spec: a generator (`uniform:rate=200k`, `hotcold:hot=5%,hotShare=90%`,
+ * `mix:uniform(rate=2k)+hotcold(rate=20k)`) or a path to a CSV trace (anything with a `/`
+ * or ending in `.csv`).
+ *
+ * @param spec the spec
+ * @param pageSize bytes per frame, for `footprint` sizes (default 4096)
+ * @returns the workload
+ * @throws {PrecopyError} naming the spec and what is wrong with it
+ *
+ * @example Usage
+ * ```ts
+ * import { parseWorkload } from "./workload.ts";
+ * import assert from "node:assert/strict";
+ * const w = parseWorkload("uniform:rate=1k");
+ * const chunk = w.open(1024, 1).next()!;
+ * assert.equal(chunk.t[1] - chunk.t[0], 1_000_000); // 1k writes/s: one per ms
+ * assert.ok(chunk.pfn[0] < 1024);
+ * ```
+ */
+export function parseWorkload(spec: string, pageSize = 4096): Workload {
+  const s = spec.trim();
+  if (s.includes("/") || s.endsWith(".csv")) return new CsvTrace(s);
+  const colon = s.indexOf(":");
+  const name = colon < 0 ? s : s.slice(0, colon);
+  const body = colon < 0 ? "" : s.slice(colon + 1);
+  if (name === "mix") {
+    const parts = splitTop(body, "+").map((part) => {
+      const m = /^\s*([a-z]+)\s*(?:\((.*)\))?\s*$/.exec(part);
+      if (!m || m[1] === "mix") {
+        wErr(s, `mix parts are name(k=v,…) joined by '+', e.g. mix:uniform(rate=2k)+hotcold`);
+      }
+      return parseWorkload(m[2] ? `${m[1]}:${m[2]}` : m[1], pageSize);
+    });
+    if (parts.length < 1 || body.trim() === "") wErr(s, "mix needs at least one part");
+    return new Mix(s, parts);
+  }
+  const def = GENERATORS[name];
+  if (!def) {
+    wErr(s, `unknown generator '${name}'; known: ${GENERATOR_NAMES.join(", ")}, or a .csv trace`);
+  }
+  const params = parseParams(s, name, body, { ...COMMON, ...def.defaults });
+  return new GeneratorWorkload(s, name, params, pageSize);
+}
+
+/**
+ * One-line descriptions of the generators, for `--help`.
+ *
+ * @returns `[name, description, defaults]` rows
+ *
+ * @example Usage
+ * ```ts
+ * import { describeGenerators } from "./workload.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(describeGenerators().some(([n]) => n === "uniform"));
+ * ```
+ */
+export function describeGenerators(): [string, string, string][] {
+  return Object.entries(GENERATORS).map(([n, d]) => [
+    n,
+    d.description,
+    Object.entries(d.defaults).filter(([k]) => n !== "idle" || k !== "rate").map(([k, v]) =>
+      `${k}=${v}`
+    ).join(","),
+  ]);
+}
+
+/** One scripted access: `[tNs, pfn, "r" | "w"]`. */
+export type ScriptedAccess = readonly [number, number, "r" | "w"];
+
+/**
+ * A workload from a literal list of accesses — for hand-computed tests and small
+ * experiments.
+ *
+ * @param accesses accesses in time order
+ * @param options `name`, `frames` (smallest guest, default max frame + 1), `zero` (frames
+ * that hold only zeros at the start)
+ * @returns the workload
+ * @throws {PrecopyError} if the accesses are out of order or malformed
+ *
+ * @example Usage
+ * ```ts
+ * import { scriptedWorkload } from "./workload.ts";
+ * import assert from "node:assert/strict";
+ * const w = scriptedWorkload([[500, 0, "w"], [2500, 3, "w"]], { zero: [2] });
+ * assert.equal(w.minPages, 4);
+ * assert.deepEqual([...w.open(4, 1).next()!.pfn.subarray(0, 2)], [0, 3]);
+ * assert.equal(w.zeroMap(4, 1)![2], 1);
+ * ```
+ */
+export function scriptedWorkload(
+  accesses: readonly ScriptedAccess[],
+  options: { name?: string; frames?: number; zero?: readonly number[] } = {},
+): Workload {
+  const name = options.name ?? "scripted";
+  let last = -Infinity, max = -1;
+  accesses.forEach(([t, p, o], i) => {
+    if (!Number.isSafeInteger(t) || t < last) wErr(name, `access ${i}: time ${t} is out of order`);
+    if (!Number.isInteger(p) || p < 0) wErr(name, `access ${i}: frame ${p} is not a frame number`);
+    if (o !== "r" && o !== "w") wErr(name, `access ${i}: op ${o} is not r or w`);
+    last = t;
+    max = Math.max(max, p);
+  });
+  const zero = options.zero ?? [];
+  const minPages = Math.max(options.frames ?? 0, max + 1, ...zero.map((z) => z + 1), 1);
+  return {
+    name,
+    kind: "trace",
+    minPages,
+    endNs: accesses.length ? accesses[accesses.length - 1][0] : 0,
+    zeroMap(pages: number): Uint8Array | null {
+      if (zero.length === 0) return null;
+      const m = new Uint8Array(pages);
+      for (const z of zero) m[z] = 1;
+      return m;
+    },
+    open(): AccessStream {
+      let done = false;
+      return {
+        next(): AccessChunk | null {
+          if (done || accesses.length === 0) return null;
+          done = true;
+          return {
+            t: Float64Array.from(accesses, (a) => a[0]),
+            pfn: Uint32Array.from(accesses, (a) => a[1]),
+            op: Uint8Array.from(accesses, (a) => (a[2] === "w" ? OP_WRITE : OP_READ)),
+            length: accesses.length,
+          };
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * precopy-lab: which page-transfer order makes pre-copy live migration fastest?
+ *
+ * A harness drives ordering policies — one file each in `policies/`, one small contract —
+ * against a model of the guest's page table with Intel EPT accessed/dirty semantics, fed
+ * by seeded workload generators or traces, and reports downtime, resends, pages sent and
+ * migration time.
+ *
+ * @example Run one migration
+ * ```ts
+ * import { loadPolicy, parseWorkload, simulate } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const report = simulate({
+ *   workload: parseWorkload("hotcold:rate=2k"),
+ *   policy: await loadPolicy("staged-history"),
+ *   config: { pages: 4096, bandwidth: 64 * 1024 * 1024 },
+ * });
+ * assert.ok(report.downtimeNs > 0);
+ * assert.equal(report.resends, report.necessaryResends + report.redundantResends);
+ * ```
+ *
+ * @example A complete policy file
+ * ```ts
+ * import { definePolicy } from "./mod.ts";
+ *
+ * export default definePolicy({
+ *   meta: {
+ *     name: "lowest-rate-first",
+ *     description: "Frames written least often in the recent history go first.",
+ *     defaults: { window: 8 },
+ *   },
+ *   create(params, env) {
+ *     return {
+ *       order(round) {
+ *         const w = env.history.writeCounts(params.window);
+ *         return round.offered.slice().sort((a, b) => w[a] - w[b] || a - b);
+ *       },
+ *     };
+ *   },
+ * });
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type ClearMode,
+  DEFAULT_CONFIG,
+  type IterationRule,
+  type MigrationConfig,
+  parseClear,
+  type Progress,
+  resolveConfig,
+  type RoundRow,
+  type RunReport,
+  simulate,
+  type SimulationInput,
+  type SwitchoverReason,
+} from "./harness/engine.ts";
+export { PrecopyError, type PrecopyErrorKind } from "./harness/errors.ts";
+export { createFuture, writeRates } from "./harness/future.ts";
+export { type HistoryView, UpdateHistory } from "./harness/history.ts";
+export {
+  type BatchView,
+  checkPolicyModule,
+  definePolicy,
+  type FutureView,
+  loadPolicies,
+  loadPolicy,
+  type LoadedPolicy,
+  orderByKey,
+  type ParamValue,
+  type Params,
+  type Policy,
+  type PolicyDefinition,
+  type PolicyEnv,
+  type PolicyMeta,
+  POLICIES_DIR,
+  resolveParams,
+  type RoundStats,
+  type RoundView,
+  type ScanView,
+} from "./harness/policy.ts";
+export {
+  formatReport,
+  formatTable,
+  reportCsv,
+  reportRow,
+  REPORT_COLUMNS,
+} from "./harness/report.ts";
+export { createRng, mixSeed, type Rng, shuffle } from "./harness/rng.ts";
+export {
+  createTracker,
+  DEFAULT_TRACKER_COSTS,
+  type DirtyTracker,
+  TRACKER_KINDS,
+  type TrackerCosts,
+  type TrackerStats,
+} from "./harness/tracker.ts";
+export {
+  formatBytes,
+  formatDuration,
+  parseBandwidth,
+  parseCount,
+  parseDuration,
+  parseInteger,
+  parseShare,
+  parseSize,
+} from "./harness/units.ts";
+export {
+  type AccessChunk,
+  type AccessStream,
+  describeGenerators,
+  GENERATOR_NAMES,
+  mergeStreams,
+  OP_READ,
+  OP_WRITE,
+  parseWorkload,
+  type ScriptedAccess,
+  scriptedWorkload,
+  type Workload,
+} from "./harness/workload.ts";
+export { FrameList, GuestMemory } from "./harness/memory.ts";
