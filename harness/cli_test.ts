@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { type CliIo, runSim } from "./cli.ts";
+
+async function sim(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "", err = "";
+  const io: CliIo = { out: (t) => void (out += t), err: (t) => void (err += t), interactive: false };
+  const code = await runSim(args, io);
+  return { code, out, err };
+}
+
+Deno.test("runSim() prints a table by default and one JSON object with --json", async () => {
+  const t = await sim(["--memory", "16MiB", "--workload", "hotcold:rate=2k", "--policy", "staged-history"]);
+  assert.equal(t.code, 0, t.err);
+  assert.match(t.out, /policy     staged-history \(stages=4,window=8,rule=count\)/);
+  assert.match(t.out, /downtime/);
+  const j = await sim(["--memory", "16MiB", "--workload", "hotcold:rate=2k", "--json", "--param", "stages=2", "--policy", "staged-history"]);
+  assert.equal(j.code, 0, j.err);
+  const r = JSON.parse(j.out);
+  assert.equal(r.policy.params.stages, 2);
+  assert.equal(r.config.pages, 4096);
+  assert.equal(j.err, "");
+});
+
+Deno.test("runSim() names the flag and the accepted form for bad values", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--bandwidth", "fast"], /^error: --bandwidth: 'fast' is not a rate such as/],
+    [["--downtime-limit", "300"], /--downtime-limit: '300' is not a duration/],
+    [["--max-rounds", "0"], /--max-rounds: '0' is not a whole number from 1/],
+    [["--clear", "sometimes"], /--clear: 'sometimes' is not round, send, chunk or chunk:N/],
+    [["--iteration", "xen"], /--iteration: 'xen' is not drain or qemu/],
+    [["--tracker", "pml"], /--tracker: 'pml' is not available; available: ept-ad/],
+    [["--param", "window"], /--param: 'window' is not k=v/],
+    [["--policy", "hot-defer", "--param", "windw=3"], /unknown parameter 'windw'/],
+    [["--workload", "uniform:rate=-5"], /rate: '-5' is not a number/],
+    [["--frobnicate"], /Unknown option '--frobnicate'/],
+    [["extra"], /unexpected argument 'extra'/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await sim(["--pages", "64", ...args]);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.match(r.err, re);
+    assert.doesNotMatch(r.err, /\bat .*\.ts:\d+/); // no stack trace
+    assert.equal(r.out, "");
+  }
+  const m = await sim(["--memory", "1000"]);
+  assert.match(m.err, /--memory: '1000' is not a positive multiple of the 4096-byte page/);
+  const both = await sim(["--memory", "1GiB", "--pages", "8"]);
+  assert.match(both.err, /--memory and --pages both given/);
+});
+
+Deno.test("runSim() --help and --list describe what there is", async () => {
+  const h = await sim(["--help"]);
+  assert.equal(h.code, 0);
+  for (const flag of ["--policy", "--param", "--workload", "--memory", "--bandwidth", "--downtime-limit", "--max-rounds", "--min-pending", "--iteration", "--clear", "--tracker", "--page-header", "--device-state", "--seed", "--json"]) {
+    assert.ok(h.out.includes(flag), flag);
+  }
+  const l = await sim(["--list"]);
+  assert.match(l.out, /staged-history/);
+  assert.match(l.out, /oracle +\[bound\]/);
+});

@@ -1,0 +1,196 @@
+/**
+ * The policy conformance suite: what every policy must satisfy, checked without a line
+ * of test written for the policy. `policies/conformance_test.ts` runs it for every file in
+ * `policies/`; authors can run it on a policy kept anywhere else.
+ *
+ * @module
+ */
+
+import { type MigrationConfig, type RunReport, simulate } from "./engine.ts";
+import { createFuture, writeRates } from "./future.ts";
+import { UpdateHistory } from "./history.ts";
+import {
+  type BatchView,
+  type LoadedPolicy,
+  type Policy,
+  type PolicyEnv,
+  resolveParams,
+  type RoundView,
+} from "./policy.ts";
+import { createRng, type Rng } from "./rng.ts";
+import { parseWorkload } from "./workload.ts";
+
+/** One check of the suite. */
+export interface ConformanceCheck {
+  /** What is checked. */
+  name: string;
+  /** Throws an `Error` naming the policy and the violation when it fails. */
+  run(): void;
+}
+
+const FRAMES = 512;
+
+function fail(policy: LoadedPolicy, msg: string): never {
+  throw new Error(`policy '${policy.definition.meta.name}' (${policy.file}): ${msg}`);
+}
+
+function makeEnv(seed: number, policy: LoadedPolicy): PolicyEnv {
+  const rng = createRng(seed ^ 0xc0ffee);
+  const history = new UpdateHistory(FRAMES, 16, 100e6);
+  for (let k = 0; k < 24; k++) {
+    // a skewed history: low frames hot, the rest occasionally written
+    const w: number[] = [], a: number[] = [];
+    for (let p = 0; p < FRAMES; p++) {
+      const r = rng.float();
+      if (r < (p < 64 ? 0.8 : 0.05)) w.push(p);
+      if (r < (p < 64 ? 0.9 : 0.2)) a.push(p);
+    }
+    history.record(Uint32Array.from(w), Uint32Array.from(a));
+  }
+  const env: PolicyEnv = { frames: FRAMES, pageSize: 4096, bandwidth: 1e9, seed, history };
+  if (policy.definition.meta.oracle) {
+    const w = parseWorkload("hotcold:rate=20k,hot=10%");
+    return { ...env, future: createFuture(w, FRAMES, seed), rates: writeRates(w, FRAMES, seed, 5e9) };
+  }
+  return env;
+}
+
+function randomOffered(rng: Rng): Uint32Array {
+  const share = rng.float();
+  const out: number[] = [];
+  for (let p = 0; p < FRAMES; p++) if (rng.float() < share) out.push(p);
+  return Uint32Array.from(out);
+}
+
+function checkOrder(policy: LoadedPolicy, view: RoundView, res: ArrayLike<number>): Uint32Array {
+  if (res === null || typeof res !== "object" || typeof res.length !== "number") {
+    fail(policy, `round ${view.index}: order() did not return an array`);
+  }
+  const offered = new Set(view.offered);
+  const seen = new Set<number>();
+  for (let i = 0; i < res.length; i++) {
+    const v = res[i];
+    if (!offered.has(v)) fail(policy, `round ${view.index}: order() returned ${v}, not offered`);
+    if (seen.has(v)) fail(policy, `round ${view.index}: order() returned ${v} twice`);
+    seen.add(v);
+  }
+  return Uint32Array.from(res);
+}
+
+/** Drives one instance through random rounds; returns everything it decided. */
+function drive(policy: LoadedPolicy, seed: number, rounds: number): number[][] {
+  const env = makeEnv(seed, policy);
+  const params = resolveParams(policy, {});
+  const inst: Policy = policy.definition.create(params, env);
+  const rng = createRng(seed);
+  const decisions: number[][] = [];
+  const dirtied = new Uint8Array(FRAMES);
+  for (let r = 1; r <= rounds; r++) {
+    const offered = r === 1 ? new Uint32Array(0) : r === 2 ? Uint32Array.of(rng.below(FRAMES)) : randomOffered(rng);
+    const before = offered.slice();
+    const written = env.history.written().slice();
+    const nowNs = r * 50e6;
+    const view: RoundView = { index: r, nowNs, offered, endEstimateNs: nowNs + 40e6 };
+    const order = checkOrder(policy, view, inst.order(view));
+    if (offered.some((v, i) => v !== before[i])) fail(policy, `round ${r}: order() modified round.offered`);
+    if (env.history.written().some((v, i) => v !== written[i])) {
+      fail(policy, `round ${r}: order() modified the history`);
+    }
+    decisions.push([...order]);
+    if (inst.filter) {
+      for (let p = 0; p < FRAMES; p++) dirtied[p] = rng.float() < 0.3 ? 1 : 0;
+      const dirtiedBefore = dirtied.slice();
+      const frames = order.subarray(0, 1024);
+      const keep = new Uint8Array(frames.length).fill(1);
+      const batch: BatchView = { round: r, nowNs, frames, keep, dirtied };
+      inst.filter(batch);
+      if (keep.some((k) => k !== 0 && k !== 1)) fail(policy, `round ${r}: filter() wrote a keep value other than 0 or 1`);
+      if (dirtied.some((v, i) => v !== dirtiedBefore[i])) fail(policy, `round ${r}: filter() modified batch.dirtied`);
+      decisions.push([...keep]);
+    }
+    inst.onRoundEnd?.({
+      index: r,
+      startNs: nowNs,
+      endNs: nowNs + 40e6,
+      offered: offered.length,
+      sent: order.length,
+      deferred: offered.length - order.length,
+      dirtyAtSync: 0,
+      lastSent: order.length ? order[order.length - 1] : -1,
+    });
+    if (inst.onScan) {
+      const w = randomOffered(rng);
+      inst.onScan({ index: 24 + r, nowNs: nowNs + 45e6, written: w, accessed: w });
+    }
+  }
+  return decisions;
+}
+
+function checkReport(policy: LoadedPolicy, r: RunReport, what: string): void {
+  const bad = (m: string) => fail(policy, `${what}: ${m}`);
+  if (r.verified !== true) bad("not verified");
+  if (r.uniquePagesSent !== r.config.pages) bad(`${r.uniquePagesSent} frames sent of ${r.config.pages}`);
+  if (r.pagesSent !== r.uniquePagesSent + r.resends) bad("pagesSent ≠ unique + resends");
+  if (r.resends !== r.necessaryResends + r.redundantResends) bad("resends ≠ necessary + redundant");
+  if (r.wastedSends !== r.necessaryResends) bad("wastedSends ≠ necessaryResends");
+  const perRound = r.perRound.reduce((s, x) => s + x.sent, 0);
+  if (perRound + r.stopCopyPages !== r.pagesSent) bad("round sends + stop-copy ≠ pagesSent");
+  if (r.downtimeNs <= 0 && r.stopCopyPages > 0) bad("pages sent while paused but no downtime");
+}
+
+/**
+ * The checks for one policy.
+ *
+ * @param policy the policy under test
+ * @returns the checks, each throwing on a violation
+ *
+ * @example Usage
+ * ```ts
+ * import { conformanceChecks } from "./conformance.ts";
+ * import { loadPolicy } from "./policy.ts";
+ * for (const check of conformanceChecks(await loadPolicy("sequential"))) check.run();
+ * ```
+ */
+export function conformanceChecks(policy: LoadedPolicy): ConformanceCheck[] {
+  const runs: [string, Partial<MigrationConfig>][] = [
+    ["clear=send, drain", { clear: "send" }],
+    ["clear=round, drain", { clear: "round" }],
+    ["clear=chunk:64, qemu", { clear: "chunk:64", iteration: "qemu" }],
+    ["Xen regime", { downtimeLimitNs: 0, maxRounds: 5, minPending: 50 }],
+  ];
+  return [
+    {
+      name: "meta is complete and defaults resolve",
+      run() {
+        const m = policy.definition.meta;
+        if (!m.name || !m.description) fail(policy, "meta.name and meta.description are required");
+        resolveParams(policy, {});
+      },
+    },
+    {
+      name: "orders are duplicate-free subsets of the offered frames, empty and one-frame rounds included; inputs are not modified",
+      run() {
+        drive(policy, 7, 12);
+      },
+    },
+    {
+      name: "decisions are deterministic under a seed",
+      run() {
+        const a = JSON.stringify(drive(policy, 11, 8));
+        const b = JSON.stringify(drive(policy, 11, 8));
+        if (a !== b) fail(policy, "two instances with the same seed and inputs decided differently");
+      },
+    },
+    ...runs.map(([what, config]) => ({
+      name: `a full migration verifies (${what})`,
+      run() {
+        const r = simulate({
+          workload: parseWorkload("hotcold:rate=4k,hot=10%,zero=20%"),
+          policy,
+          config: { pages: 1024, bandwidth: 16e6, startNs: 500e6, profileIntervalNs: 50e6, ...config },
+        });
+        checkReport(policy, r, what);
+      },
+    })),
+  ];
+}

@@ -1,0 +1,12 @@
+// The conformance suite, run for every policy file in this folder: a new file is covered
+// without editing any test.
+import { loadPolicies } from "../mod.ts";
+import { conformanceChecks } from "../harness/conformance.ts";
+
+for (const policy of await loadPolicies()) {
+  Deno.test(`policy conformance: ${policy.definition.meta.name} (${policy.file})`, async (t) => {
+    for (const check of conformanceChecks(policy)) {
+      await t.step(check.name, () => check.run());
+    }
+  });
+}
