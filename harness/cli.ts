@@ -39,6 +39,7 @@ usage: deno task sim [options]
   --max-transfer-factor F forced switchover once sends reach F x guest frames          [off]
   --iteration RULE        drain (a round sends all it offers) or qemu (re-sync at threshold)
                                                                                       [drain]
+  --qemu-max-wait T       iteration=qemu: sending between two checks of pending bytes  [50ms]
   --clear MODE            when dirty state resets: round, chunk:N, send                  [send]
   --tracker KIND          dirty tracking: ${TRACKER_KINDS.join(", ")}                    [ept-ad]
   --page-header N         wire bytes per page beside its content                          [8]
@@ -78,6 +79,7 @@ const OPTIONS = {
   "min-pending": { type: "string" },
   "max-transfer-factor": { type: "string" },
   iteration: { type: "string" },
+  "qemu-max-wait": { type: "string" },
   clear: { type: "string" },
   tracker: { type: "string" },
   "page-header": { type: "string" },
@@ -169,6 +171,7 @@ export function configFromFlags(
     const x = s(flag)!;
     return x === "0" ? 0 : parseDuration(x, `--${flag}`);
   };
+  if (s("qemu-max-wait") !== undefined) c.qemuMaxWaitNs = dur("qemu-max-wait");
   if (s("pause-resume") !== undefined) c.pauseResumeNs = dur("pause-resume");
   if (s("start") !== undefined) c.startNs = dur("start");
   if (s("profile-interval") !== undefined) c.profileIntervalNs = dur("profile-interval");

@@ -66,6 +66,12 @@ export interface MigrationConfig {
   clear: ClearMode;
   /** When a round ends (default `drain`). */
   iteration: IterationRule;
+  /**
+   * `iteration=qemu` only: how much sending happens between two checks of the pending
+   * bytes — QEMU's `ram_save_iterate` sends for up to MAX_WAIT = 50 ms before
+   * `migration_iteration_run` looks again (default 50 ms; 0 = after every page).
+   */
+  qemuMaxWaitNs: number;
   /** Trace time at which migration starts; the profiler runs from 0 (default 1 s). */
   startNs: number;
   /** Pause and resume overhead added to downtime (default 0). */
@@ -98,6 +104,7 @@ export const DEFAULT_CONFIG: Readonly<MigrationConfig> = Object.freeze({
   maxTransferFactor: 0,
   clear: "send",
   iteration: "drain",
+  qemuMaxWaitNs: 50e6,
   startNs: 1e9,
   pauseResumeNs: 0,
   tracker: "ept-ad",
@@ -293,6 +300,7 @@ export function resolveConfig(c: Partial<MigrationConfig> = {}): MigrationConfig
   if (cfg.iteration !== "drain" && cfg.iteration !== "qemu") {
     cfgErr(`--iteration: '${cfg.iteration}' is not drain or qemu`);
   }
+  nonNeg(cfg.qemuMaxWaitNs, "--qemu-max-wait");
   nonNeg(cfg.startNs, "--start");
   nonNeg(cfg.pauseResumeNs, "--pause-resume");
   if (!(cfg.profileIntervalNs >= 1)) cfgErr("--profile-interval: must be at least 1ns");
@@ -670,6 +678,7 @@ class Migration {
       };
       const order = this.orderFor(view);
       let segBytes = 0, lastSent = -1;
+      let nextCheck = now + cfg.qemuMaxWaitNs;
       for (let i = 0; i < order.length; i++) {
         if (this.roundDirty !== null && i % BATCH === 0) {
           batch.round = round;
@@ -686,7 +695,13 @@ class Migration {
         this.clearBeforeSend(p);
         segBytes += this.send(p);
         lastSent = p;
-        if (qemu && this.pendingCount * cfg.pageSize <= threshold) break;
+        if (qemu) {
+          const sentUntil = now + Math.round(segBytes * this.nsPerByte);
+          if (sentUntil >= nextCheck) {
+            if (this.pendingCount * cfg.pageSize <= threshold) break;
+            nextCheck = sentUntil + cfg.qemuMaxWaitNs;
+          }
+        }
       }
       now += Math.round(segBytes * this.nsPerByte);
       this.advance(now);
@@ -719,8 +734,10 @@ class Migration {
         this.guard("onRoundEnd()", () => policy.onRoundEnd!(stats));
       }
       const pendingBytes = qemu ? this.pendingCount * cfg.pageSize : this.pendingWireBytes();
-      if (qemu ? pendingBytes < threshold : pendingBytes <= threshold) switchover = "downtime-limit";
-      else if (cfg.minPending > 0 && this.pendingCount < cfg.minPending) switchover = "min-pending";
+      if (cfg.minPending > 0 && this.pendingCount < cfg.minPending) switchover = "min-pending";
+      else if (qemu ? pendingBytes < threshold : pendingBytes <= threshold) {
+        switchover = "downtime-limit";
+      }
       else if (round >= cfg.maxRounds) switchover = "max-rounds";
       else if (
         cfg.maxTransferFactor > 0 &&

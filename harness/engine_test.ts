@@ -154,12 +154,17 @@ Deno.test("simulate() sends zero pages as markers until they are written", () =>
 });
 
 Deno.test("simulate() with iteration=qemu re-syncs once pending bytes reach the threshold", () => {
-  const r = run([], { iteration: "qemu" });
+  const r = run([], { iteration: "qemu", qemuMaxWaitNs: 0 });
   // pending × 4096 ≤ 6156 after the third send: the round ends, frame 3 carries over.
   assert.deepEqual(r.perRound.map((x) => [x.offered, x.sent, x.deferred]), [[4, 3, 1]]);
   assert.equal(r.switchover, "downtime-limit");
   assert.equal(r.downtimeNs, 1000);
   assert.equal(r.totalTimeNs, 4000);
+  // Checking only every 2.5 µs of sending (QEMU's MAX_WAIT): the first check after the
+  // third send (ends at 3000) finds 1 pending; with 3.5 µs the round drains.
+  assert.deepEqual(run([], { iteration: "qemu", qemuMaxWaitNs: 2500 }).perRound[0].sent, 3);
+  const drained = run([], { iteration: "qemu", qemuMaxWaitNs: 3500 });
+  assert.deepEqual([drained.perRound[0].sent, drained.downtimeNs], [4, 0]);
 });
 
 Deno.test("simulate() adds sync cost, device state and pause/resume to downtime", () => {

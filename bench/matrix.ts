@@ -1,0 +1,309 @@
+/**
+ * `deno task bench`: every policy in `policies/` × every workload in
+ * `fixtures/workloads.json` × `clear=send` and `clear=round` × two stop regimes:
+ *
+ * - `qemu` — QEMU's rule (`iteration=qemu`, 300 ms limit, 30 rounds): a converging run
+ *   pauses as soon as the pending bytes fit, so downtime sits just under the limit and
+ *   policies differ in rounds, pages sent and total time;
+ * - `xen` — Xen's forced switchover (5 rounds, or fewer than 50 frames pending, no
+ *   bandwidth rule): downtime is what is left after round 5, so downtime differs.
+ *
+ * Prints a table per workload, writes `results.json` and `results.csv` to `--out`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  formatDuration,
+  formatTable,
+  loadPolicies,
+  type LoadedPolicy,
+  type MigrationConfig,
+  parseWorkload,
+  PrecopyError,
+  reportCsv,
+  type RunReport,
+  simulate,
+} from "../mod.ts";
+import { configFromFlags, reportError } from "../harness/cli.ts";
+
+/** A stop regime of the matrix. */
+export interface Regime {
+  /** Short name used in tables and files. */
+  name: string;
+  /** What it models. */
+  description: string;
+  /** Configuration it sets. */
+  config: Partial<MigrationConfig>;
+}
+
+/** The two regimes DESIGN.md asks the bench to show. */
+export const REGIMES: readonly Regime[] = [
+  {
+    name: "qemu",
+    description: "QEMU: re-sync at threshold, pause when pending < bandwidth × 300 ms",
+    config: { iteration: "qemu", downtimeLimitNs: 300e6, maxRounds: 30 },
+  },
+  {
+    name: "xen",
+    description: "Xen: forced after 5 rounds or < 50 frames pending",
+    config: { iteration: "drain", downtimeLimitNs: 0, maxRounds: 5, minPending: 50 },
+  },
+];
+
+/** The clear modes the matrix runs. */
+export const CLEARS: readonly MigrationConfig["clear"][] = ["send", "round"];
+
+/** One named workload of `fixtures/workloads.json`. */
+export interface FixtureWorkload {
+  /** Short name. */
+  name: string;
+  /** Generator spec or trace path (relative to the fixtures folder). */
+  spec: string;
+  /** What it is. */
+  description: string;
+  /** Guest memory override. */
+  memory?: string;
+  /** Link rate override. */
+  bandwidth?: string;
+}
+
+/** The fixture file's shape. */
+export interface Fixtures {
+  /** Default guest memory. */
+  memory: string;
+  /** Default link rate. */
+  bandwidth: string;
+  /** The workloads. */
+  workloads: FixtureWorkload[];
+}
+
+const FIXTURES = new URL("../fixtures/workloads.json", import.meta.url);
+
+/**
+ * Reads and checks `fixtures/workloads.json`.
+ *
+ * @param url the file (default: this project's)
+ * @returns the fixtures
+ * @throws {PrecopyError} naming the file and the problem
+ */
+export function readFixtures(url: URL = FIXTURES): Fixtures {
+  let f: Fixtures;
+  try {
+    f = JSON.parse(Deno.readTextFileSync(url));
+  } catch (e) {
+    throw new PrecopyError("config", `${url.pathname}: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(f.workloads) || typeof f.memory !== "string" || typeof f.bandwidth !== "string") {
+    throw new PrecopyError("config", `${url.pathname}: needs memory, bandwidth and workloads[]`);
+  }
+  for (const w of f.workloads) {
+    if (typeof w.name !== "string" || typeof w.spec !== "string") {
+      throw new PrecopyError("config", `${url.pathname}: every workload needs a name and a spec`);
+    }
+  }
+  return f;
+}
+
+/** One cell of the matrix. */
+export interface Job {
+  /** Workload fixture. */
+  workload: FixtureWorkload;
+  /** Policy. */
+  policy: LoadedPolicy;
+  /** Clear mode. */
+  clear: MigrationConfig["clear"];
+  /** Stop regime. */
+  regime: Regime;
+}
+
+/** A finished cell. */
+export interface Result {
+  /** Workload fixture name. */
+  workload: string;
+  /** Regime name. */
+  regime: string;
+  /** The run's report. */
+  report: RunReport;
+}
+
+const HELP = `precopy-lab bench — every policy on every fixture workload
+
+usage: deno task bench [options]
+
+  --policy NAME      only this policy (repeatable)
+  --workload NAME    only this fixture workload (repeatable)
+  --memory SIZE      guest memory for every workload            [fixtures: 256MiB]
+  --bandwidth RATE   link rate for every workload               [fixtures: 128MiB/s]
+  --seed N           seed                                          [1]
+  --out DIR          where results.json and results.csv go         [bench/results]
+  --json             print the results as JSON on stdout instead of tables
+  -h, --help         this text
+
+Runs policies/*.ts x fixtures/workloads.json x clear=send,round x regimes:
+${REGIMES.map((r) => `  ${r.name.padEnd(6)} ${r.description}`).join("\n")}
+In each table, * marks the lowest downtime and + the fewest pages sent among the
+non-bound policies of that clear mode and regime; bounds (oracles) are listed last.
+`;
+
+function cellTable(results: Result[]): string {
+  const rows: string[][] = [];
+  const contenders = results.filter((r) => !r.report.policy.oracle);
+  const best = (f: (r: RunReport) => number) => Math.min(...contenders.map((r) => f(r.report)));
+  const bestDown = best((r) => r.downtimeNs);
+  const bestPages = best((r) => r.pagesSent);
+  const sorted = [...results].sort((a, b) =>
+    Number(a.report.policy.oracle) - Number(b.report.policy.oracle)
+  );
+  for (const { report: r } of sorted) {
+    const mark = r.policy.oracle
+      ? " (bound)"
+      : `${r.downtimeNs === bestDown ? " *" : ""}${r.pagesSent === bestPages ? " +" : ""}`;
+    rows.push([
+      r.policy.name + mark,
+      formatDuration(r.downtimeNs),
+      formatDuration(r.totalTimeNs),
+      r.pagesSent.toLocaleString("en-US"),
+      r.necessaryResends.toLocaleString("en-US"),
+      r.redundantResends.toLocaleString("en-US"),
+      String(r.rounds),
+      r.switchover,
+    ]);
+  }
+  return formatTable(
+    ["policy", "downtime", "total time", "pages sent", "nec. resends", "red. resends", "rounds", "switchover"],
+    rows,
+  );
+}
+
+/**
+ * Formats the matrix: a section per workload, a table per clear mode and regime.
+ *
+ * @param results the finished cells
+ * @param fixtures the workloads, for descriptions
+ * @returns text for a terminal
+ */
+export function formatMatrix(results: Result[], fixtures: FixtureWorkload[]): string {
+  const out: string[] = [];
+  for (const w of fixtures) {
+    const mine = results.filter((r) => r.workload === w.name);
+    if (mine.length === 0) continue;
+    const c = mine[0].report.config;
+    out.push(
+      `== ${w.name}: ${w.spec}  (${w.description}; ${c.pages.toLocaleString("en-US")} frames)`,
+    );
+    for (const regime of REGIMES) {
+      for (const clear of CLEARS) {
+        const cell = mine.filter((r) => r.regime === regime.name && r.report.config.clear === clear);
+        if (cell.length === 0) continue;
+        out.push(`-- regime ${regime.name}, clear=${clear}`, cellTable(cell), "");
+      }
+    }
+  }
+  return out.join("\n");
+}
+
+/**
+ * Runs the matrix.
+ *
+ * @param jobs the cells to run
+ * @param base configuration shared by every cell
+ * @param onDone called after each cell (for progress)
+ * @returns the results in job order
+ */
+export function runMatrix(
+  jobs: Job[],
+  base: Partial<MigrationConfig>,
+  onDone?: (i: number, job: Job) => void,
+): Result[] {
+  return jobs.map((job, i) => {
+    const f = job.workload;
+    const flags = configFromFlags({ memory: f.memory, bandwidth: f.bandwidth });
+    const spec = f.spec.includes("/") || f.spec.endsWith(".csv")
+      ? new URL(f.spec, FIXTURES).pathname
+      : f.spec;
+    const report = simulate({
+      workload: parseWorkload(spec),
+      policy: job.policy,
+      config: { ...flags, ...base, clear: job.clear, ...job.regime.config },
+    });
+    onDone?.(i, job);
+    return { workload: f.name, regime: job.regime.name, report };
+  });
+}
+
+/**
+ * Command-line entry.
+ *
+ * @param args arguments
+ * @returns exit status
+ */
+export async function main(args: string[]): Promise<number> {
+  const err = (t: string) => void Deno.stderr.writeSync(new TextEncoder().encode(t));
+  const io = { out: (t: string) => void Deno.stdout.writeSync(new TextEncoder().encode(t)), err, interactive: Deno.stderr.isTerminal() };
+  try {
+    const { values: v, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        policy: { type: "string", multiple: true },
+        workload: { type: "string", multiple: true },
+        memory: { type: "string" },
+        bandwidth: { type: "string" },
+        seed: { type: "string" },
+        out: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (positionals.length) throw new PrecopyError("config", `unexpected argument '${positionals[0]}' (see --help)`);
+    if (v.help) {
+      io.out(HELP);
+      return 0;
+    }
+    const fixtures = readFixtures();
+    const base = configFromFlags({ memory: v.memory, bandwidth: v.bandwidth, seed: v.seed });
+    let policies = await loadPolicies();
+    if (v.policy) {
+      const unknown = v.policy.filter((n) => !policies.some((p) => p.definition.meta.name === n));
+      if (unknown.length) throw new PrecopyError("config", `--policy: no policy named ${unknown.join(", ")}`);
+      policies = policies.filter((p) => v.policy!.includes(p.definition.meta.name));
+    }
+    let workloads = fixtures.workloads;
+    if (v.workload) {
+      const unknown = v.workload.filter((n) => !workloads.some((w) => w.name === n));
+      if (unknown.length) {
+        throw new PrecopyError("config", `--workload: no fixture named ${unknown.join(", ")}; fixtures: ${workloads.map((w) => w.name).join(", ")}`);
+      }
+      workloads = workloads.filter((w) => v.workload!.includes(w.name));
+    }
+    const withDefaults = workloads.map((w) => ({ memory: fixtures.memory, bandwidth: fixtures.bandwidth, ...w }));
+    const jobs: Job[] = [];
+    for (const workload of withDefaults) {
+      for (const regime of REGIMES) {
+        for (const clear of CLEARS) for (const policy of policies) jobs.push({ workload, policy, clear, regime });
+      }
+    }
+    const t0 = performance.now();
+    const results = runMatrix(jobs, base, (i, j) => {
+      const line = `[${String(i + 1).padStart(3)}/${jobs.length}] ${j.workload.name} · ${j.policy.definition.meta.name} · clear=${j.clear} · ${j.regime.name}`;
+      if (io.interactive) err(`\r\x1b[K${line}`);
+      else if ((i + 1) % Math.max(1, Math.round(jobs.length / 10)) === 0 || i + 1 === jobs.length) err(`${line}\n`);
+    });
+    if (io.interactive) err("\r\x1b[K");
+    const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    const outDir = v.out ?? new URL("./results/", import.meta.url).pathname;
+    Deno.mkdirSync(outDir, { recursive: true });
+    Deno.writeTextFileSync(`${outDir}/results.json`, JSON.stringify(results.map((r) => ({ workload: r.workload, regime: r.regime, ...r.report })), null, 1) + "\n");
+    Deno.writeTextFileSync(`${outDir}/results.csv`, reportCsv(results.map((r) => r.report)).replace(/^policy,/, "policy,").split("\n").map((line, i) => i === 0 ? `fixture,regime,${line}` : line ? `${results[i - 1].workload},${results[i - 1].regime},${line}` : line).join("\n"));
+    if (v.json) io.out(JSON.stringify(results.map((r) => ({ workload: r.workload, regime: r.regime, ...r.report }))) + "\n");
+    else io.out(formatMatrix(results, withDefaults) + "\n");
+    err(`${jobs.length} runs (${policies.length} policies × ${withDefaults.length} workloads × ${CLEARS.length} clear modes × ${REGIMES.length} regimes) in ${secs} s; results in ${outDir}/results.{json,csv}\n`);
+    return 0;
+  } catch (e) {
+    return reportError(e, io);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
