@@ -88,6 +88,7 @@ export {
   reportCsv,
   reportRow,
   REPORT_COLUMNS,
+  toCsv,
 } from "./harness/report.ts";
 export { createRng, mixSeed, type Rng, shuffle } from "./harness/rng.ts";
 export {

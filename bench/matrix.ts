@@ -22,9 +22,11 @@ import {
   type MigrationConfig,
   parseWorkload,
   PrecopyError,
-  reportCsv,
+  REPORT_COLUMNS,
+  reportRow,
   type RunReport,
   simulate,
+  toCsv,
 } from "../mod.ts";
 import { configFromFlags, reportError } from "../harness/cli.ts";
 
@@ -293,11 +295,18 @@ export async function main(args: string[]): Promise<number> {
     });
     if (io.interactive) err("\r\x1b[K");
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
-    const outDir = v.out ?? new URL("./results/", import.meta.url).pathname;
+    const outDir = v.out ?? new URL("./results", import.meta.url).pathname;
+    const records = results.map((r) => ({ fixture: r.workload, regime: r.regime, ...r.report }));
     Deno.mkdirSync(outDir, { recursive: true });
-    Deno.writeTextFileSync(`${outDir}/results.json`, JSON.stringify(results.map((r) => ({ workload: r.workload, regime: r.regime, ...r.report })), null, 1) + "\n");
-    Deno.writeTextFileSync(`${outDir}/results.csv`, reportCsv(results.map((r) => r.report)).replace(/^policy,/, "policy,").split("\n").map((line, i) => i === 0 ? `fixture,regime,${line}` : line ? `${results[i - 1].workload},${results[i - 1].regime},${line}` : line).join("\n"));
-    if (v.json) io.out(JSON.stringify(results.map((r) => ({ workload: r.workload, regime: r.regime, ...r.report }))) + "\n");
+    Deno.writeTextFileSync(`${outDir}/results.json`, JSON.stringify(records, null, 1) + "\n");
+    Deno.writeTextFileSync(
+      `${outDir}/results.csv`,
+      toCsv(
+        ["fixture", "regime", ...REPORT_COLUMNS],
+        results.map((r) => ({ fixture: r.workload, regime: r.regime, ...reportRow(r.report) })),
+      ),
+    );
+    if (v.json) io.out(JSON.stringify(records) + "\n");
     else io.out(formatMatrix(results, withDefaults) + "\n");
     err(`${jobs.length} runs (${policies.length} policies × ${withDefaults.length} workloads × ${CLEARS.length} clear modes × ${REGIMES.length} regimes) in ${secs} s; results in ${outDir}/results.{json,csv}\n`);
     return 0;

@@ -116,7 +116,30 @@ function csvCell(v: string | number | boolean): string {
 }
 
 /**
- * Reports as CSV: a header line, then one line per report.
+ * Records as CSV: a header line of `columns`, then one line per record.
+ *
+ * @param columns column names, in order
+ * @param records column → value
+ * @returns CSV text ending in a newline
+ *
+ * @example Usage
+ * ```ts
+ * import { toCsv } from "./report.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(toCsv(["a", "b"], [{ a: 1, b: "x,y" }]), 'a,b\n1,"x,y"\n');
+ * ```
+ */
+export function toCsv(
+  columns: readonly string[],
+  records: Record<string, string | number | boolean>[],
+): string {
+  const lines = [columns.join(",")];
+  for (const r of records) lines.push(columns.map((c) => csvCell(r[c] ?? "")).join(","));
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Reports as CSV, one line per report, columns {@link REPORT_COLUMNS}.
  *
  * @param reports the reports
  * @returns CSV text ending in a newline
@@ -129,12 +152,7 @@ function csvCell(v: string | number | boolean): string {
  * ```
  */
 export function reportCsv(reports: RunReport[]): string {
-  const lines = [REPORT_COLUMNS.join(",")];
-  for (const r of reports) {
-    const row = reportRow(r);
-    lines.push(REPORT_COLUMNS.map((c) => csvCell(row[c])).join(","));
-  }
-  return lines.join("\n") + "\n";
+  return toCsv(REPORT_COLUMNS, reports.map(reportRow));
 }
 
 const n = (v: number) => v.toLocaleString("en-US");

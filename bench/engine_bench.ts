@@ -1,0 +1,19 @@
+// Engine throughput: whole migrations of a 1 GiB guest (262 144 frames). Divide the pages
+// sent (printed once below) by the time per run for pages/s. Run: deno task microbench
+import { loadPolicy, type MigrationConfig, parseWorkload, simulate } from "../mod.ts";
+
+const sequential = await loadPolicy("sequential");
+const staged = await loadPolicy("staged-history");
+const cases: [string, string, Partial<MigrationConfig>, typeof sequential][] = [
+  ["idle, sends only", "idle", {}, sequential],
+  ["uniform 20k writes/s, clear=send", "uniform:rate=20k", { clear: "send" }, sequential],
+  ["uniform 20k writes/s, clear=round", "uniform:rate=20k", { clear: "round" }, sequential],
+  ["hotcold 40k writes/s, staged-history", "hotcold:rate=40k", {}, staged],
+];
+for (const [name, spec, config, policy] of cases) {
+  const run = () =>
+    simulate({ workload: parseWorkload(spec), policy, config: { bandwidth: 1.25e9, ...config } });
+  const r = run();
+  console.log(`${name}: ${r.pagesSent} sends, ${r.guestWrites} writes per run`);
+  Deno.bench({ name, group: "1 GiB migration", baseline: spec === "idle", fn: () => void run() });
+}
