@@ -13,7 +13,17 @@
 import { PrecopyError } from "./errors.ts";
 import { createFuture, writeRates } from "./future.ts";
 import { UpdateHistory } from "./history.ts";
-import { F_A, F_D, F_PENDING, F_SEEN, F_ZERO, FrameList, GuestMemory } from "./memory.ts";
+import {
+  F_A,
+  F_D,
+  F_MODIFIED,
+  F_PENDING,
+  F_SEEN,
+  F_SENT,
+  F_ZERO,
+  FrameList,
+  GuestMemory,
+} from "./memory.ts";
 import {
   type BatchView,
   type LoadedPolicy,
@@ -441,12 +451,15 @@ class Migration {
 
   /** Applies every access with t < limit, and every profiling scan due before it. */
   advance(limit: number): void {
-    const flags = this.mem.flags, vd = this.mem.versions;
+    // Hot loop: state lives in locals and is written back only around scans and at the
+    // end, so the optimised loop touches typed arrays and nothing else.
+    const flags = this.mem.flags;
     const touched = this.mem.touched, pages = this.pages;
     const rd = this.roundDirty, rdl = this.roundDirtyList;
     const onWrite = this.tracker.onWrite ? this.tracker : null;
     let t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
-    let prev = this.lastAccessNs;
+    let prev = this.lastAccessNs, nextScan = this.nextScanNs;
+    let writes = 0, reads = 0, wasted = 0, zeroed = 0;
     for (;;) {
       if (i >= n) {
         this.ci = i;
@@ -455,10 +468,13 @@ class Migration {
       }
       const at = t[i];
       if (at >= limit) break;
-      if (at >= this.nextScanNs) {
+      if (at >= nextScan) {
+        this.#flushCounters(writes, reads, wasted, zeroed);
+        writes = reads = wasted = zeroed = 0;
         this.ci = i;
         this.lastAccessNs = prev;
         this.scan();
+        nextScan = this.nextScanNs;
         continue;
       }
       if (!(at >= prev)) this.badAccess(i, `time ${at} goes back before ${prev}`);
@@ -468,15 +484,13 @@ class Migration {
       let f = flags[p];
       if ((f & F_A) === 0) touched.push(p);
       if (op[i] === OP_WRITE) {
-        const v = vd[2 * p];
-        if (vd[2 * p + 1] === v) this.wasted++; // the destination's copy just went stale
-        vd[2 * p] = v + 1;
+        if ((f & (F_SENT | F_MODIFIED)) === F_SENT) wasted++; // the sent copy just went stale
         if ((f & F_ZERO) !== 0) {
           f &= ~F_ZERO;
-          if ((f & F_PENDING) !== 0) this.pendingZero--;
+          if ((f & F_PENDING) !== 0) zeroed++;
         }
-        flags[p] = f | F_A | F_D;
-        this.writes++;
+        flags[p] = f | F_A | F_D | F_MODIFIED;
+        writes++;
         if (rd !== null && rd[p] === 0) {
           rd[p] = 1;
           rdl.push(p);
@@ -484,14 +498,22 @@ class Migration {
         if (onWrite !== null) onWrite.onWrite!(p);
       } else {
         flags[p] = f | F_A;
-        this.reads++;
+        reads++;
       }
       i++;
     }
+    this.#flushCounters(writes, reads, wasted, zeroed);
     this.ci = i;
     this.lastAccessNs = prev;
     while (this.nextScanNs < limit) this.scan();
     this.nextDueNs = Math.min(this.nextScanNs, i < n ? t[i] : Infinity);
+  }
+
+  #flushCounters(writes: number, reads: number, wasted: number, zeroed: number): void {
+    this.writes += writes;
+    this.reads += reads;
+    this.wasted += wasted;
+    this.pendingZero -= zeroed;
   }
 
   badAccess(i: number, msg: string): never {
@@ -545,39 +567,32 @@ class Migration {
     return [r.logged, Math.round(r.costNs)];
   }
 
-  /** Resets the frame's dirty state as the clear mode says, just before it is sent. */
-  clearBeforeSend(p: number): void {
-    if (this.clearMode === "send") {
-      this.tracker.clear(p);
-      this.tracker.flush();
-    } else if (this.clearMode === "chunk") {
-      const c = Math.floor(p / this.chunk);
-      if (this.chunkDirty[c] === 0) return;
-      this.chunkDirty[c] = 0;
-      const flags = this.mem.flags;
-      const hi = Math.min(this.pages, (c + 1) * this.chunk);
-      for (let q = c * this.chunk; q < hi; q++) {
-        if ((flags[q] & F_SEEN) !== 0) {
-          flags[q] &= ~F_SEEN;
-          this.tracker.clear(q);
-        }
+  /** clear=chunk: before the first send from a chunk, clears the frames seen at the sync. */
+  clearChunkOf(p: number): void {
+    const c = Math.floor(p / this.chunk);
+    if (this.chunkDirty[c] === 0) return;
+    this.chunkDirty[c] = 0;
+    const flags = this.mem.flags;
+    const hi = Math.min(this.pages, (c + 1) * this.chunk);
+    for (let q = c * this.chunk; q < hi; q++) {
+      if ((flags[q] & F_SEEN) !== 0) {
+        flags[q] &= ~F_SEEN;
+        this.tracker.clear(q);
       }
-      this.tracker.flush();
     }
+    this.tracker.flush();
   }
 
   /** Sends one frame; returns its wire bytes. */
   send(p: number): number {
-    const flags = this.mem.flags, vd = this.mem.versions;
+    const flags = this.mem.flags;
     const f = flags[p];
-    const had = vd[2 * p + 1], v = vd[2 * p];
-    if (had !== 0) {
-      if (had !== v) this.necessary++;
+    if ((f & F_SENT) !== 0) {
+      if ((f & F_MODIFIED) !== 0) this.necessary++;
       else this.redundant++;
     } else this.unique++;
-    vd[2 * p + 1] = v;
     this.pendingCount--;
-    flags[p] = f & ~F_PENDING;
+    flags[p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED);
     let bytes: number;
     if ((f & F_ZERO) !== 0) {
       this.sentZero++;
@@ -632,6 +647,48 @@ class Migration {
     return out;
   }
 
+  /**
+   * Sends the frames of one round's order, each at its slot; the hot loop of the engine.
+   * Returns the wire bytes sent and the last frame sent. `qemuThreshold` ≥ 0 ends the
+   * round early under QEMU's rule; `filter` (policies with one) may defer frames per batch.
+   */
+  sendOrder(
+    order: Uint32Array,
+    now: number,
+    qemuThreshold: number,
+    filter: ((from: number, nowNs: number) => Uint8Array) | null,
+  ): { segBytes: number; lastSent: number } {
+    const nsPerByte = this.nsPerByte, pageSize = this.cfg.pageSize;
+    const maxWait = this.cfg.qemuMaxWaitNs;
+    const clearMode = this.clearMode === "send" ? 1 : this.clearMode === "chunk" ? 2 : 0;
+    const tracker = this.tracker;
+    let segBytes = 0, lastSent = -1, nextCheck = now + maxWait;
+    let keep: Uint8Array | null = null;
+    for (let i = 0; i < order.length; i++) {
+      if (filter !== null) {
+        if (i % BATCH === 0) keep = filter(i, now + Math.round(segBytes * nsPerByte));
+        if (keep![i % BATCH] === 0) continue;
+      }
+      const p = order[i];
+      const slot = now + Math.round(segBytes * nsPerByte);
+      if (slot > this.nextDueNs) this.advance(slot);
+      if (clearMode === 1) {
+        tracker.clear(p);
+        tracker.flush();
+      } else if (clearMode === 2) this.clearChunkOf(p);
+      segBytes += this.send(p);
+      lastSent = p;
+      if (qemuThreshold >= 0) {
+        const sentUntil = now + Math.round(segBytes * nsPerByte);
+        if (sentUntil >= nextCheck) {
+          if (this.pendingCount * pageSize <= qemuThreshold) break;
+          nextCheck = sentUntil + maxWait;
+        }
+      }
+    }
+    return { segBytes, lastSent };
+  }
+
   run(): RunReport {
     const cfg = this.cfg, pages = this.pages, flags = this.mem.flags;
     const start = cfg.startNs;
@@ -639,6 +696,9 @@ class Migration {
     const qemu = cfg.iteration === "qemu";
     const policy = this.policy;
 
+    // Run advance()'s exit path once before its loop gets hot: V8 compiles long loops
+    // on-stack, and code compiled before that path ever ran deoptimises on every exit.
+    this.advance(-Infinity);
     // Warm-up: the guest runs and the profiler builds history until migration starts.
     this.advance(start);
     this.writesAtStart = this.writes;
@@ -677,32 +737,18 @@ class Migration {
         endEstimateNs: now + Math.round(this.pendingWireBytes() * this.nsPerByte),
       };
       const order = this.orderFor(view);
-      let segBytes = 0, lastSent = -1;
-      let nextCheck = now + cfg.qemuMaxWaitNs;
-      for (let i = 0; i < order.length; i++) {
-        if (this.roundDirty !== null && i % BATCH === 0) {
+      const filter = this.roundDirty !== null
+        ? (from: number, nowNs: number) => {
           batch.round = round;
-          batch.nowNs = now + Math.round(segBytes * this.nsPerByte);
-          this.advance(batch.nowNs);
-          batch.frames = order.subarray(i, i + BATCH);
+          batch.nowNs = nowNs;
+          this.advance(nowNs);
+          batch.frames = order.subarray(from, from + BATCH);
           keep.fill(1);
           this.guard(`filter() in round ${round}`, () => policy.filter!(batch));
+          return keep;
         }
-        if (this.roundDirty !== null && keep[i % BATCH] === 0) continue;
-        const p = order[i];
-        const slot = now + Math.round(segBytes * this.nsPerByte);
-        if (slot > this.nextDueNs) this.advance(slot);
-        this.clearBeforeSend(p);
-        segBytes += this.send(p);
-        lastSent = p;
-        if (qemu) {
-          const sentUntil = now + Math.round(segBytes * this.nsPerByte);
-          if (sentUntil >= nextCheck) {
-            if (this.pendingCount * cfg.pageSize <= threshold) break;
-            nextCheck = sentUntil + cfg.qemuMaxWaitNs;
-          }
-        }
-      }
+        : null;
+      const { segBytes, lastSent } = this.sendOrder(order, now, qemu ? threshold : -1, filter);
       now += Math.round(segBytes * this.nsPerByte);
       this.advance(now);
       const [dirtyAtSync, syncCost] = this.sync();
@@ -805,11 +851,11 @@ class Migration {
   }
 
   verify(): void {
-    const vd = this.mem.versions;
+    const flags = this.mem.flags;
     let bad = 0;
     const first: number[] = [];
     for (let p = 0; p < this.pages; p++) {
-      if (vd[2 * p + 1] !== vd[2 * p]) {
+      if ((flags[p] & (F_SENT | F_MODIFIED)) !== F_SENT) {
         if (bad++ < 5) first.push(p);
       }
     }

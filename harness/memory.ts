@@ -1,7 +1,6 @@
 /**
- * The guest's memory and its EPT leaves, as flat typed arrays (one byte of flags, a
- * content version and the destination's version per frame). Nothing here allocates per
- * frame or per access.
+ * The guest's memory and its EPT leaves, as one flat typed array of per-frame flags.
+ * Nothing here allocates per frame or per access.
  *
  * @module
  */
@@ -65,32 +64,35 @@ export class FrameList {
   }
 }
 
+/** Written since the frame was last sent (or never sent): its two copies differ. */
+export const F_MODIFIED = 256;
+/** Sent at least once: the destination holds some version of it. */
+export const F_SENT = 512;
+
 /**
- * Guest memory: `pages` frames with flags ({@link F_A} …), content versions and the
- * destination's copy. `versions` interleaves both per frame — `[2p]` is the source's
- * version (starting at 1, bumped by every write), `[2p+1]` the destination's (0 = never
- * received, so "sent before" is `versions[2p+1] !== 0`) — so a write touches one cache
- * line, not two. `touched` lists frames whose A bit went 0→1 since the last EPT scan, so a
- * scan costs the frames it finds, not the whole table (its modelled cost is still a walk
- * of every leaf).
+ * Guest memory: `pages` frames with 16 bits of flags each ({@link F_A} …). Content
+ * versions are kept in the two bits that every reported number needs: a frame's
+ * destination copy equals its source copy exactly when it is {@link F_SENT} and not
+ * {@link F_MODIFIED} since — the same as comparing a per-frame write counter with the
+ * counter captured at its last send, at one memory access per write instead of two.
+ * `touched` lists frames whose A bit went 0→1 since the last EPT scan, so a scan costs
+ * the frames it finds, not the whole table (its modelled cost is still a walk of every
+ * leaf).
  *
  * @example Usage
  * ```ts
- * import { F_ZERO, GuestMemory } from "./memory.ts";
+ * import { F_SENT, F_ZERO, GuestMemory } from "./memory.ts";
  * import assert from "node:assert/strict";
  * const m = new GuestMemory(4, Uint8Array.of(0, 1, 0, 0));
  * assert.equal(m.flags[1] & F_ZERO, F_ZERO);
- * assert.equal(m.versions[2 * 0], 1); // source version of frame 0
- * assert.equal(m.versions[2 * 0 + 1], 0); // never received
+ * assert.equal(m.flags[0] & F_SENT, 0); // never received
  * ```
  */
 export class GuestMemory {
   /** Frame count. */
   readonly pages: number;
   /** Per-frame flags. */
-  readonly flags: Uint8Array;
-  /** Per frame: source version at `[2p]`, destination version at `[2p+1]`. */
-  readonly versions: Uint32Array;
+  readonly flags: Uint16Array;
   /** Frames whose A bit went 0→1 since the last scan. */
   readonly touched: FrameList = new FrameList(4096);
 
@@ -100,9 +102,7 @@ export class GuestMemory {
    */
   constructor(pages: number, zeroMap: Uint8Array | null) {
     this.pages = pages;
-    this.flags = new Uint8Array(pages);
-    this.versions = new Uint32Array(2 * pages);
-    for (let i = 0; i < this.versions.length; i += 2) this.versions[i] = 1;
+    this.flags = new Uint16Array(pages);
     if (zeroMap) {
       for (let p = 0; p < pages; p++) if (zeroMap[p]) this.flags[p] = F_ZERO;
     }
