@@ -17,8 +17,8 @@ import { parseArgs } from "node:util";
 import {
   formatDuration,
   formatTable,
-  loadPolicies,
   type LoadedPolicy,
+  loadPolicies,
   type MigrationConfig,
   parseWorkload,
   PrecopyError,
@@ -97,7 +97,9 @@ export function readFixtures(url: URL = FIXTURES): Fixtures {
   } catch (e) {
     throw new PrecopyError("config", `${url.pathname}: ${(e as Error).message}`);
   }
-  if (!Array.isArray(f.workloads) || typeof f.memory !== "string" || typeof f.bandwidth !== "string") {
+  if (
+    !Array.isArray(f.workloads) || typeof f.memory !== "string" || typeof f.bandwidth !== "string"
+  ) {
     throw new PrecopyError("config", `${url.pathname}: needs memory, bandwidth and workloads[]`);
   }
   for (const w of f.workloads) {
@@ -174,7 +176,16 @@ function cellTable(results: Result[]): string {
     ]);
   }
   return formatTable(
-    ["policy", "downtime", "total time", "pages sent", "nec. resends", "red. resends", "rounds", "switchover"],
+    [
+      "policy",
+      "downtime",
+      "total time",
+      "pages sent",
+      "nec. resends",
+      "red. resends",
+      "rounds",
+      "switchover",
+    ],
     rows,
   );
 }
@@ -197,7 +208,9 @@ export function formatMatrix(results: Result[], fixtures: FixtureWorkload[]): st
     );
     for (const regime of REGIMES) {
       for (const clear of CLEARS) {
-        const cell = mine.filter((r) => r.regime === regime.name && r.report.config.clear === clear);
+        const cell = mine.filter((r) =>
+          r.regime === regime.name && r.report.config.clear === clear
+        );
         if (cell.length === 0) continue;
         out.push(`-- regime ${regime.name}, clear=${clear}`, cellTable(cell), "");
       }
@@ -243,7 +256,11 @@ export function runMatrix(
  */
 export async function main(args: string[]): Promise<number> {
   const err = (t: string) => void Deno.stderr.writeSync(new TextEncoder().encode(t));
-  const io = { out: (t: string) => void Deno.stdout.writeSync(new TextEncoder().encode(t)), err, interactive: Deno.stderr.isTerminal() };
+  const io = {
+    out: (t: string) => void Deno.stdout.writeSync(new TextEncoder().encode(t)),
+    err,
+    interactive: Deno.stderr.isTerminal(),
+  };
   try {
     const { values: v, positionals } = parseArgs({
       args,
@@ -259,7 +276,9 @@ export async function main(args: string[]): Promise<number> {
         help: { type: "boolean", short: "h" },
       },
     });
-    if (positionals.length) throw new PrecopyError("config", `unexpected argument '${positionals[0]}' (see --help)`);
+    if (positionals.length) {
+      throw new PrecopyError("config", `unexpected argument '${positionals[0]}' (see --help)`);
+    }
     if (v.help) {
       io.out(HELP);
       return 0;
@@ -269,29 +288,46 @@ export async function main(args: string[]): Promise<number> {
     let policies = await loadPolicies();
     if (v.policy) {
       const unknown = v.policy.filter((n) => !policies.some((p) => p.definition.meta.name === n));
-      if (unknown.length) throw new PrecopyError("config", `--policy: no policy named ${unknown.join(", ")}`);
+      if (unknown.length) {
+        throw new PrecopyError("config", `--policy: no policy named ${unknown.join(", ")}`);
+      }
       policies = policies.filter((p) => v.policy!.includes(p.definition.meta.name));
     }
     let workloads = fixtures.workloads;
     if (v.workload) {
       const unknown = v.workload.filter((n) => !workloads.some((w) => w.name === n));
       if (unknown.length) {
-        throw new PrecopyError("config", `--workload: no fixture named ${unknown.join(", ")}; fixtures: ${workloads.map((w) => w.name).join(", ")}`);
+        throw new PrecopyError(
+          "config",
+          `--workload: no fixture named ${unknown.join(", ")}; fixtures: ${
+            workloads.map((w) => w.name).join(", ")
+          }`,
+        );
       }
       workloads = workloads.filter((w) => v.workload!.includes(w.name));
     }
-    const withDefaults = workloads.map((w) => ({ memory: fixtures.memory, bandwidth: fixtures.bandwidth, ...w }));
+    const withDefaults = workloads.map((w) => ({
+      memory: fixtures.memory,
+      bandwidth: fixtures.bandwidth,
+      ...w,
+    }));
     const jobs: Job[] = [];
     for (const workload of withDefaults) {
       for (const regime of REGIMES) {
-        for (const clear of CLEARS) for (const policy of policies) jobs.push({ workload, policy, clear, regime });
+        for (const clear of CLEARS) {
+          for (const policy of policies) jobs.push({ workload, policy, clear, regime });
+        }
       }
     }
     const t0 = performance.now();
     const results = runMatrix(jobs, base, (i, j) => {
-      const line = `[${String(i + 1).padStart(3)}/${jobs.length}] ${j.workload.name} · ${j.policy.definition.meta.name} · clear=${j.clear} · ${j.regime.name}`;
+      const line = `[${
+        String(i + 1).padStart(3)
+      }/${jobs.length}] ${j.workload.name} · ${j.policy.definition.meta.name} · clear=${j.clear} · ${j.regime.name}`;
       if (io.interactive) err(`\r\x1b[K${line}`);
-      else if ((i + 1) % Math.max(1, Math.round(jobs.length / 10)) === 0 || i + 1 === jobs.length) err(`${line}\n`);
+      else if ((i + 1) % Math.max(1, Math.round(jobs.length / 10)) === 0 || i + 1 === jobs.length) {
+        err(`${line}\n`);
+      }
     });
     if (io.interactive) err("\r\x1b[K");
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
@@ -308,7 +344,9 @@ export async function main(args: string[]): Promise<number> {
     );
     if (v.json) io.out(JSON.stringify(records) + "\n");
     else io.out(formatMatrix(results, withDefaults) + "\n");
-    err(`${jobs.length} runs (${policies.length} policies × ${withDefaults.length} workloads × ${CLEARS.length} clear modes × ${REGIMES.length} regimes) in ${secs} s; results in ${outDir}/results.{json,csv}\n`);
+    err(
+      `${jobs.length} runs (${policies.length} policies × ${withDefaults.length} workloads × ${CLEARS.length} clear modes × ${REGIMES.length} regimes) in ${secs} s; results in ${outDir}/results.{json,csv}\n`,
+    );
     return 0;
   } catch (e) {
     return reportError(e, io);

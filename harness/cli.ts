@@ -22,7 +22,8 @@ import {
 import { describeGenerators, parseWorkload } from "./workload.ts";
 
 /** The `--help` text of `deno task sim`. */
-export const SIM_HELP: string = `precopy-lab sim — run one pre-copy live migration and report its cost
+export const SIM_HELP: string =
+  `precopy-lab sim — run one pre-copy live migration and report its cost
 
 usage: deno task sim [options]
 
@@ -57,9 +58,11 @@ usage: deno task sim [options]
 Sizes take KiB MiB GiB (and KB MB GB), times ns us ms s, rates k M G suffixes.
 Generators (every one also takes footprint=SIZE|P%, zero=P%, reads=RATE):
 ${
-  describeGenerators().map(([n, d, p]) => `  ${n.padEnd(11)} ${d}${p ? `\n              defaults: ${p}` : ""}`)
-    .join("\n")
-}
+    describeGenerators().map(([n, d, p]) =>
+      `  ${n.padEnd(11)} ${d}${p ? `\n              defaults: ${p}` : ""}`
+    )
+      .join("\n")
+  }
   mix         several at once: mix:uniform(rate=2k)+hotcold(rate=20k)
 
 Examples:
@@ -225,8 +228,10 @@ export function reportError(e: unknown, io: CliIo): number {
     io.err(`error: ${(e as Error).message}\n(see --help)\n`);
     return 2;
   }
-  io.err(`internal error: ${e instanceof Error ? e.message : String(e)}\n` +
-    "This is a bug in precopy-lab; please report it with the command line.\n");
+  io.err(
+    `internal error: ${e instanceof Error ? e.message : String(e)}\n` +
+      "This is a bug in precopy-lab; please report it with the command line.\n",
+  );
   return 1;
 }
 
@@ -249,7 +254,11 @@ export function reportError(e: unknown, io: CliIo): number {
  */
 export async function runSim(args: string[], io: CliIo = stdio): Promise<number> {
   try {
-    const { values: v, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true });
+    const { values: v, positionals } = parseArgs({
+      args,
+      options: OPTIONS,
+      allowPositionals: true,
+    });
     if (positionals.length > 0) {
       throw new PrecopyError("config", `unexpected argument '${positionals[0]}' (see --help)`);
     }
@@ -263,10 +272,16 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
       for (const p of all) {
         const m = p.definition.meta;
         const d = Object.entries(m.defaults).map(([k, x]) => `${k}=${x}`).join(",");
-        io.out(`  ${m.name.padEnd(15)} ${m.oracle ? "[bound] " : ""}${m.description}${d ? ` (${d})` : ""}\n`);
+        io.out(
+          `  ${m.name.padEnd(15)} ${m.oracle ? "[bound] " : ""}${m.description}${
+            d ? ` (${d})` : ""
+          }\n`,
+        );
       }
       io.out("generators:\n");
-      for (const [n, d, p] of describeGenerators()) io.out(`  ${n.padEnd(15)} ${d}${p ? ` (${p})` : ""}\n`);
+      for (const [n, d, p] of describeGenerators()) {
+        io.out(`  ${n.padEnd(15)} ${d}${p ? ` (${p})` : ""}\n`);
+      }
       return 0;
     }
     const config = configFromFlags(v);

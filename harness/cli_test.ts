@@ -3,17 +3,38 @@ import { type CliIo, runSim } from "./cli.ts";
 
 async function sim(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "", err = "";
-  const io: CliIo = { out: (t) => void (out += t), err: (t) => void (err += t), interactive: false };
+  const io: CliIo = {
+    out: (t) => void (out += t),
+    err: (t) => void (err += t),
+    interactive: false,
+  };
   const code = await runSim(args, io);
   return { code, out, err };
 }
 
 Deno.test("runSim() prints a table by default and one JSON object with --json", async () => {
-  const t = await sim(["--memory", "16MiB", "--workload", "hotcold:rate=2k", "--policy", "staged-history"]);
+  const t = await sim([
+    "--memory",
+    "16MiB",
+    "--workload",
+    "hotcold:rate=2k",
+    "--policy",
+    "staged-history",
+  ]);
   assert.equal(t.code, 0, t.err);
-  assert.match(t.out, /policy     staged-history \(stages=4,window=8,rule=count\)/);
+  assert.match(t.out, /policy {5}staged-history \(stages=4,window=8,rule=count\)/);
   assert.match(t.out, /downtime/);
-  const j = await sim(["--memory", "16MiB", "--workload", "hotcold:rate=2k", "--json", "--param", "stages=2", "--policy", "staged-history"]);
+  const j = await sim([
+    "--memory",
+    "16MiB",
+    "--workload",
+    "hotcold:rate=2k",
+    "--json",
+    "--param",
+    "stages=2",
+    "--policy",
+    "staged-history",
+  ]);
   assert.equal(j.code, 0, j.err);
   const r = JSON.parse(j.out);
   assert.equal(r.policy.params.stages, 2);
@@ -51,7 +72,25 @@ Deno.test("runSim() names the flag and the accepted form for bad values", async 
 Deno.test("runSim() --help and --list describe what there is", async () => {
   const h = await sim(["--help"]);
   assert.equal(h.code, 0);
-  for (const flag of ["--policy", "--param", "--workload", "--memory", "--bandwidth", "--downtime-limit", "--max-rounds", "--min-pending", "--iteration", "--clear", "--tracker", "--page-header", "--device-state", "--seed", "--json"]) {
+  for (
+    const flag of [
+      "--policy",
+      "--param",
+      "--workload",
+      "--memory",
+      "--bandwidth",
+      "--downtime-limit",
+      "--max-rounds",
+      "--min-pending",
+      "--iteration",
+      "--clear",
+      "--tracker",
+      "--page-header",
+      "--device-state",
+      "--seed",
+      "--json",
+    ]
+  ) {
     assert.ok(h.out.includes(flag), flag);
   }
   const l = await sim(["--list"]);

@@ -50,7 +50,11 @@ function makeEnv(seed: number, policy: LoadedPolicy): PolicyEnv {
   const env: PolicyEnv = { frames: FRAMES, pageSize: 4096, bandwidth: 1e9, seed, history };
   if (policy.definition.meta.oracle) {
     const w = parseWorkload("hotcold:rate=20k,hot=10%");
-    return { ...env, future: createFuture(w, FRAMES, seed), rates: writeRates(w, FRAMES, seed, 5e9) };
+    return {
+      ...env,
+      future: createFuture(w, FRAMES, seed),
+      rates: writeRates(w, FRAMES, seed, 5e9),
+    };
   }
   return env;
 }
@@ -86,13 +90,19 @@ function drive(policy: LoadedPolicy, seed: number, rounds: number): number[][] {
   const decisions: number[][] = [];
   const dirtied = new Uint8Array(FRAMES);
   for (let r = 1; r <= rounds; r++) {
-    const offered = r === 1 ? new Uint32Array(0) : r === 2 ? Uint32Array.of(rng.below(FRAMES)) : randomOffered(rng);
+    const offered = r === 1
+      ? new Uint32Array(0)
+      : r === 2
+      ? Uint32Array.of(rng.below(FRAMES))
+      : randomOffered(rng);
     const before = offered.slice();
     const written = env.history.written().slice();
     const nowNs = r * 50e6;
     const view: RoundView = { index: r, nowNs, offered, endEstimateNs: nowNs + 40e6 };
     const order = checkOrder(policy, view, inst.order(view));
-    if (offered.some((v, i) => v !== before[i])) fail(policy, `round ${r}: order() modified round.offered`);
+    if (offered.some((v, i) => v !== before[i])) {
+      fail(policy, `round ${r}: order() modified round.offered`);
+    }
     if (env.history.written().some((v, i) => v !== written[i])) {
       fail(policy, `round ${r}: order() modified the history`);
     }
@@ -104,8 +114,12 @@ function drive(policy: LoadedPolicy, seed: number, rounds: number): number[][] {
       const keep = new Uint8Array(frames.length).fill(1);
       const batch: BatchView = { round: r, nowNs, frames, keep, dirtied };
       inst.filter(batch);
-      if (keep.some((k) => k !== 0 && k !== 1)) fail(policy, `round ${r}: filter() wrote a keep value other than 0 or 1`);
-      if (dirtied.some((v, i) => v !== dirtiedBefore[i])) fail(policy, `round ${r}: filter() modified batch.dirtied`);
+      if (keep.some((k) => k !== 0 && k !== 1)) {
+        fail(policy, `round ${r}: filter() wrote a keep value other than 0 or 1`);
+      }
+      if (dirtied.some((v, i) => v !== dirtiedBefore[i])) {
+        fail(policy, `round ${r}: filter() modified batch.dirtied`);
+      }
       decisions.push([...keep]);
     }
     inst.onRoundEnd?.({
@@ -129,7 +143,9 @@ function drive(policy: LoadedPolicy, seed: number, rounds: number): number[][] {
 function checkReport(policy: LoadedPolicy, r: RunReport, what: string): void {
   const bad = (m: string) => fail(policy, `${what}: ${m}`);
   if (r.verified !== true) bad("not verified");
-  if (r.uniquePagesSent !== r.config.pages) bad(`${r.uniquePagesSent} frames sent of ${r.config.pages}`);
+  if (r.uniquePagesSent !== r.config.pages) {
+    bad(`${r.uniquePagesSent} frames sent of ${r.config.pages}`);
+  }
   if (r.pagesSent !== r.uniquePagesSent + r.resends) bad("pagesSent ≠ unique + resends");
   if (r.resends !== r.necessaryResends + r.redundantResends) bad("resends ≠ necessary + redundant");
   if (r.wastedSends !== r.necessaryResends) bad("wastedSends ≠ necessaryResends");
@@ -168,7 +184,8 @@ export function conformanceChecks(policy: LoadedPolicy): ConformanceCheck[] {
       },
     },
     {
-      name: "orders are duplicate-free subsets of the offered frames, empty and one-frame rounds included; inputs are not modified",
+      name:
+        "orders are duplicate-free subsets of the offered frames, empty and one-frame rounds included; inputs are not modified",
       run() {
         drive(policy, 7, 12);
       },
@@ -178,7 +195,9 @@ export function conformanceChecks(policy: LoadedPolicy): ConformanceCheck[] {
       run() {
         const a = JSON.stringify(drive(policy, 11, 8));
         const b = JSON.stringify(drive(policy, 11, 8));
-        if (a !== b) fail(policy, "two instances with the same seed and inputs decided differently");
+        if (a !== b) {
+          fail(policy, "two instances with the same seed and inputs decided differently");
+        }
       },
     },
     ...runs.map(([what, config]) => ({
@@ -187,7 +206,13 @@ export function conformanceChecks(policy: LoadedPolicy): ConformanceCheck[] {
         const r = simulate({
           workload: parseWorkload("hotcold:rate=4k,hot=10%,zero=20%"),
           policy,
-          config: { pages: 1024, bandwidth: 16e6, startNs: 500e6, profileIntervalNs: 50e6, ...config },
+          config: {
+            pages: 1024,
+            bandwidth: 16e6,
+            startNs: 500e6,
+            profileIntervalNs: 50e6,
+            ...config,
+          },
         });
         checkReport(policy, r, what);
       },

@@ -27,11 +27,11 @@ import {
 import {
   type BatchView,
   type LoadedPolicy,
-  type ParamValue,
   type Params,
+  type ParamValue,
   type Policy,
-  policyError,
   type PolicyEnv,
+  policyError,
   resolveParams,
   type RoundView,
 } from "./policy.ts";
@@ -470,7 +470,11 @@ class Migration {
       if (at >= limit) break;
       if (at >= nextScan) {
         this.#flushCounters(writes, reads, wasted, zeroed);
-        writes = reads = wasted = zeroed = 0;
+        writes =
+          reads =
+          wasted =
+          zeroed =
+            0;
         this.ci = i;
         this.lastAccessNs = prev;
         this.scan();
@@ -630,9 +634,7 @@ class Migration {
       fail("must return an array of frame numbers (a Uint32Array or number[])");
     }
     const n = res.length;
-    const out = res instanceof Uint32Array && res !== view.offered
-      ? res
-      : new Uint32Array(n);
+    const out = res instanceof Uint32Array && res !== view.offered ? res : new Uint32Array(n);
     const flags = this.mem.flags, stamp = this.stamp, r = view.index, pages = this.pages;
     for (let i = 0; i < n; i++) {
       const v = res[i];
@@ -783,8 +785,7 @@ class Migration {
       if (cfg.minPending > 0 && this.pendingCount < cfg.minPending) switchover = "min-pending";
       else if (qemu ? pendingBytes < threshold : pendingBytes <= threshold) {
         switchover = "downtime-limit";
-      }
-      else if (round >= cfg.maxRounds) switchover = "max-rounds";
+      } else if (round >= cfg.maxRounds) switchover = "max-rounds";
       else if (
         cfg.maxTransferFactor > 0 &&
         this.sentNormal + this.sentZero >= cfg.maxTransferFactor * pages

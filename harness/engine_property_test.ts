@@ -16,7 +16,11 @@ const policies = await loadPolicies();
 const FRAMES = 24;
 
 const accessesArb = fc.array(
-  fc.tuple(fc.integer({ min: 0, max: 400_000 }), fc.integer({ min: 0, max: FRAMES - 1 }), fc.boolean()),
+  fc.tuple(
+    fc.integer({ min: 0, max: 400_000 }),
+    fc.integer({ min: 0, max: FRAMES - 1 }),
+    fc.boolean(),
+  ),
   { maxLength: 300 },
 ).map((xs) =>
   xs.sort((a, b) => a[0] - b[0]).map(([t, p, w]) => [t, p, w ? "w" : "r"] as ScriptedAccess)
@@ -57,11 +61,16 @@ Deno.test("simulate() keeps its accounting identities for any workload, config a
         assert.equal(r.pagesSent, r.normalPagesSent + r.zeroPagesSent);
         assert.equal(r.wastedSends, r.necessaryResends);
         assert.equal(r.perRound.reduce((s, x) => s + x.sent, 0) + r.stopCopyPages, r.pagesSent);
-        assert.equal(r.perRound.reduce((s, x) => s + x.durationNs, 0) + r.downtimeNs, r.totalTimeNs - setupNs(r));
+        assert.equal(
+          r.perRound.reduce((s, x) => s + x.durationNs, 0) + r.downtimeNs,
+          r.totalTimeNs - setupNs(r),
+        );
         assert.ok(r.rounds <= config.maxRounds!);
         assert.ok(r.zeroPagesSent <= zero.length);
         // a redundant resend needs a clear that is not tied to the send
-        if (config.clear === "send" || config.clear === "chunk:1") assert.equal(r.redundantResends, 0);
+        if (config.clear === "send" || config.clear === "chunk:1") {
+          assert.equal(r.redundantResends, 0);
+        }
       },
     ),
     { numRuns: 150 },

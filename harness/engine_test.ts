@@ -184,12 +184,24 @@ Deno.test("simulate() fails verification when the tracker misses a write", () =>
     policy: sequential,
     config: BASE,
     // A broken tracker: forgets every write it syncs.
-    createTracker: (...a: Parameters<typeof createTracker> extends [string, ...infer R] ? R : never) => {
+    createTracker: (
+      ...a: Parameters<typeof createTracker> extends [string, ...infer R] ? R : never
+    ) => {
       const t = createTracker("ept-ad", a[0], a[1]);
-      return { ...t, kind: "broken", stats: t.stats, onWrite: undefined, sync: () => {
-        const r = t.sync();
-        return { newly: new Uint32Array(0), logged: 0, costNs: r.costNs };
-      }, clearAll: () => t.clearAll(), clear: (p: number) => t.clear(p), flush: () => t.flush(), profile: () => t.profile() };
+      return {
+        ...t,
+        kind: "broken",
+        stats: t.stats,
+        onWrite: undefined,
+        sync: () => {
+          const r = t.sync();
+          return { newly: new Uint32Array(0), logged: 0, costNs: r.costNs };
+        },
+        clearAll: () => t.clearAll(),
+        clear: (p: number) => t.clear(p),
+        flush: () => t.flush(),
+        profile: () => t.profile(),
+      };
     },
   };
   assert.throws(() => simulate(input), (e: unknown) => {
@@ -205,7 +217,10 @@ Deno.test("simulate() rejects orders that break the contract, naming the policy"
     [(o) => [o[0], o[0]], /returned frame 0 twice/],
     [() => [9], /returned 9 at position 0, which is not a frame number/],
     [() => [1.5], /returned 1.5 at position 0/],
-    [(o, round) => (round === 1 ? [1] : [1, o[0]]), /round 2: order\(\) returned frame 1, which was not offered/],
+    [
+      (o, round) => (round === 1 ? [1] : [1, o[0]]),
+      /round 2: order\(\) returned frame 1, which was not offered/,
+    ],
   ];
   for (const [order, re] of cases) {
     assert.throws(() => run(W, { clear: "round" }, inline(order)), (e: unknown) => {
@@ -218,7 +233,10 @@ Deno.test("simulate() rejects orders that break the contract, naming the policy"
   const throwing = inline(() => {
     throw new Error("boom");
   });
-  assert.throws(() => run([], {}, throwing), /policy 'inline' \(inline\): order\(\) in round 1 threw: boom/);
+  assert.throws(
+    () => run([], {}, throwing),
+    /policy 'inline' \(inline\): order\(\) in round 1 threw: boom/,
+  );
   const notArray = inline(() => 42 as unknown as number[]);
   assert.throws(() => run([], {}, notArray), /must return an array of frame numbers/);
 });

@@ -26,6 +26,7 @@ export class PrecopyError extends Error {
   /** The category of the failure. */
   readonly kind: PrecopyErrorKind;
   /**
+   * Creates the error.
    * @param kind category of the failure
    * @param message what was wrong and where
    */

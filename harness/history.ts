@@ -69,6 +69,7 @@ export class UpdateHistory implements HistoryView {
   #last: Uint8Array | null = null;
 
   /**
+   * Creates an empty history.
    * @param frames guest frames
    * @param length H, 1…32
    * @param intervalNs profiling interval

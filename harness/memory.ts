@@ -41,7 +41,10 @@ export class FrameList {
   buf: Uint32Array;
   /** Number of valid entries. */
   length = 0;
-  /** @param capacity initial capacity */
+  /**
+   * Creates an empty list.
+   * @param capacity initial capacity
+   */
   constructor(capacity = 1024) {
     this.buf = new Uint32Array(Math.max(1, capacity));
   }
@@ -97,6 +100,7 @@ export class GuestMemory {
   readonly touched: FrameList = new FrameList(4096);
 
   /**
+   * Creates a guest whose frames all hold data, except those in `zeroMap`.
    * @param pages frame count
    * @param zeroMap 1 for frames that hold only zeros at the start, or null
    */

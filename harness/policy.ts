@@ -165,7 +165,9 @@ export interface LoadedPolicy {
  * assert.equal(p.meta.name, "reverse");
  * ```
  */
-export function definePolicy<P extends Params>(definition: PolicyDefinition<P>): PolicyDefinition<P> {
+export function definePolicy<P extends Params>(
+  definition: PolicyDefinition<P>,
+): PolicyDefinition<P> {
   return definition;
 }
 
@@ -265,7 +267,9 @@ export function resolveParams(policy: LoadedPolicy, overrides: Record<string, st
       const known = Object.keys(defaults);
       throw policyError(
         policy,
-        `unknown parameter '${k}'; ${known.length ? `accepted: ${known.join(", ")}` : "it takes none"}`,
+        `unknown parameter '${k}'; ${
+          known.length ? `accepted: ${known.join(", ")}` : "it takes none"
+        }`,
       );
     }
     const d = defaults[k];
@@ -330,7 +334,9 @@ export const POLICIES_DIR: URL = new URL("../policies/", import.meta.url);
 export async function loadPolicies(dir: URL = POLICIES_DIR): Promise<LoadedPolicy[]> {
   const names: string[] = [];
   for (const e of Deno.readDirSync(dir)) {
-    if (e.isFile && e.name.endsWith(".ts") && !e.name.endsWith("_test.ts") && !e.name.startsWith("_")) {
+    if (
+      e.isFile && e.name.endsWith(".ts") && !e.name.endsWith("_test.ts") && !e.name.startsWith("_")
+    ) {
       names.push(e.name);
     }
   }
@@ -342,7 +348,10 @@ export async function loadPolicies(dir: URL = POLICIES_DIR): Promise<LoadedPolic
     const name = p.definition.meta.name;
     const other = seen.get(name);
     if (other) {
-      throw new PrecopyError("policy", `policy name '${name}' is used by both ${other} and ${p.file}`);
+      throw new PrecopyError(
+        "policy",
+        `policy name '${name}' is used by both ${other} and ${p.file}`,
+      );
     }
     seen.set(name, p.file);
     out.push(p);

@@ -4,7 +4,18 @@ import { loadPolicies, loadPolicy, orderByKey, resolveParams } from "./policy.ts
 
 Deno.test("loadPolicies() finds every policy file, skipping tests and _files", async () => {
   const names = (await loadPolicies()).map((p) => p.definition.meta.name);
-  for (const n of ["sequential", "random", "skip-dirty", "hot-defer", "staged-history", "lru-write", "rate-oracle", "oracle"]) {
+  for (
+    const n of [
+      "sequential",
+      "random",
+      "skip-dirty",
+      "hot-defer",
+      "staged-history",
+      "lru-write",
+      "rate-oracle",
+      "oracle",
+    ]
+  ) {
     assert.ok(names.includes(n), n);
   }
   assert.ok(!names.some((n) => n.includes("conformance")));
@@ -29,9 +40,18 @@ Deno.test("loadPolicy() explains what is wrong with a file that does not fit the
   const dir = Deno.makeTempDirSync();
   const cases: [string, RegExp][] = [
     ["export const x = 1;", /no default export/],
-    ["export default { meta: { name: 'Bad Name', description: 'd', defaults: {} }, create() {} };", /kebab-case/],
-    ["export default { meta: { name: 'x', description: 'd', defaults: { a: [] } }, create() {} };", /defaults\.a must be/],
-    ["export default { meta: { name: 'x', description: 'd', defaults: {} } };", /create\(params, env\) is missing/],
+    [
+      "export default { meta: { name: 'Bad Name', description: 'd', defaults: {} }, create() {} };",
+      /kebab-case/,
+    ],
+    [
+      "export default { meta: { name: 'x', description: 'd', defaults: { a: [] } }, create() {} };",
+      /defaults\.a must be/,
+    ],
+    [
+      "export default { meta: { name: 'x', description: 'd', defaults: {} } };",
+      /create\(params, env\) is missing/,
+    ],
     ["this is not typescript(", /cannot be loaded/],
   ];
   for (const [i, [src, re]] of cases.entries()) {
@@ -43,16 +63,29 @@ Deno.test("loadPolicy() explains what is wrong with a file that does not fit the
       return true;
     });
   }
-  await assert.rejects(loadPolicy("no-such-policy"), /no policy named 'no-such-policy'; available: .*sequential/);
+  await assert.rejects(
+    loadPolicy("no-such-policy"),
+    /no policy named 'no-such-policy'; available: .*sequential/,
+  );
   await assert.rejects(loadPolicy("./nope.ts"), /file '\.\/nope\.ts' not found/);
   Deno.removeSync(dir, { recursive: true });
 });
 
 Deno.test("resolveParams() types overrides by the defaults and rejects unknown keys", async () => {
   const p = await loadPolicy("staged-history");
-  assert.deepEqual(resolveParams(p, { stages: "8", rule: "recency" }), { stages: 8, window: 8, rule: "recency" });
-  assert.throws(() => resolveParams(p, { stage: "8" }), /unknown parameter 'stage'; accepted: stages, window, rule/);
-  assert.throws(() => resolveParams(p, { stages: "many" }), /--param stages: 'many' is not a number/);
+  assert.deepEqual(resolveParams(p, { stages: "8", rule: "recency" }), {
+    stages: 8,
+    window: 8,
+    rule: "recency",
+  });
+  assert.throws(
+    () => resolveParams(p, { stage: "8" }),
+    /unknown parameter 'stage'; accepted: stages, window, rule/,
+  );
+  assert.throws(
+    () => resolveParams(p, { stages: "many" }),
+    /--param stages: 'many' is not a number/,
+  );
 });
 
 Deno.test("orderByKey() sorts by key then frame, for integer and real keys", () => {

@@ -26,7 +26,10 @@ import { formatBytes, formatDuration } from "./units.ts";
  */
 export function formatTable(header: string[], rows: string[][]): string {
   const width = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^[-+0-9.,% a-zµ]*$/i.test(r[i] ?? "") && /[0-9]/.test(r[i] ?? "")));
+  const numeric = header.map((_, i) =>
+    rows.length > 0 &&
+    rows.every((r) => /^[-+0-9.,% a-zµ]*$/i.test(r[i] ?? "") && /[0-9]/.test(r[i] ?? ""))
+  );
   const line = (r: string[]) =>
     r.map((c, i) => (numeric[i] ? c.padStart(width[i]) : c.padEnd(width[i]))).join("  ")
       .trimEnd();
@@ -175,24 +178,30 @@ export function formatReport(r: RunReport): string {
   const c = r.config;
   const params = Object.entries(r.policy.params).map(([k, v]) => `${k}=${v}`).join(",");
   const head = [
-    `policy     ${r.policy.name}${params ? ` (${params})` : ""}${r.policy.oracle ? "  [bound: reads the future]" : ""}`,
+    `policy     ${r.policy.name}${params ? ` (${params})` : ""}${
+      r.policy.oracle ? "  [bound: reads the future]" : ""
+    }`,
     `workload   ${r.workload.name}  seed ${r.workload.seed}`,
     `guest      ${formatBytes(c.pages * c.pageSize)} (${n(c.pages)} frames)  link ${
       formatBytes(c.bandwidth)
-    }/s  limit ${formatDuration(c.downtimeLimitNs)}  clear=${c.clear}  iteration=${c.iteration}  tracker=${c.tracker}`,
+    }/s  limit ${
+      formatDuration(c.downtimeLimitNs)
+    }  clear=${c.clear}  iteration=${c.iteration}  tracker=${c.tracker}`,
     "",
     `downtime   ${formatDuration(r.downtimeNs)}   (switchover: ${r.switchover})`,
     `total time ${formatDuration(r.totalTimeNs)}   rounds ${r.rounds}   syncs ${r.syncs}`,
-    `pages sent ${n(r.pagesSent)}  (normal ${n(r.normalPagesSent)}, zero ${n(r.zeroPagesSent)})  bytes ${
-      formatBytes(r.bytesSent)
-    }`,
+    `pages sent ${n(r.pagesSent)}  (normal ${n(r.normalPagesSent)}, zero ${
+      n(r.zeroPagesSent)
+    })  bytes ${formatBytes(r.bytesSent)}`,
     `resends    ${n(r.resends)}  (necessary ${n(r.necessaryResends)}, redundant ${
       n(r.redundantResends)
     })  wasted sends ${n(r.wastedSends)}`,
     `stop-copy  ${n(r.stopCopyPages)} pages`,
-    `guest      ${n(r.guestWrites)} writes during migration; tracking: ${n(r.tracker.exits)} exits, ${
-      formatDuration(r.tracker.guestOverheadNs)
-    } guest overhead, ${formatDuration(r.tracker.hostCpuNs)} host CPU, ${n(r.tracker.flushes)} flushes`,
+    `guest      ${n(r.guestWrites)} writes during migration; tracking: ${
+      n(r.tracker.exits)
+    } exits, ${formatDuration(r.tracker.guestOverheadNs)} guest overhead, ${
+      formatDuration(r.tracker.hostCpuNs)
+    } host CPU, ${n(r.tracker.flushes)} flushes`,
     "",
   ];
   const rows = r.perRound.map((x) => [

@@ -31,7 +31,10 @@ Deno.test("parseDuration() needs a unit and returns integer ns", () => {
   assert.equal(parseDuration("300ms", "t"), 300e6);
   assert.equal(parseDuration("1.5s", "t"), 1.5e9);
   assert.equal(parseDuration("20us", "t"), 20e3);
-  assert.throws(() => parseDuration("300", "--downtime-limit"), /--downtime-limit: '300' is not a duration/);
+  assert.throws(
+    () => parseDuration("300", "--downtime-limit"),
+    /--downtime-limit: '300' is not a duration/,
+  );
 });
 
 Deno.test("parseCount(), parseInteger() and parseShare() check their ranges", () => {

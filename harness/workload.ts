@@ -203,7 +203,10 @@ function parseParams(spec: string, name: string, body: string, allowed: Params):
     if (eq <= 0) wErr(spec, `'${part}' is not k=v`);
     const k = part.slice(0, eq).trim();
     if (!(k in allowed)) {
-      wErr(spec, `unknown parameter '${k}' for ${name}; accepted: ${Object.keys(allowed).join(", ")}`);
+      wErr(
+        spec,
+        `unknown parameter '${k}' for ${name}; accepted: ${Object.keys(allowed).join(", ")}`,
+      );
     }
     out[k] = part.slice(eq + 1).trim();
   }

@@ -14,9 +14,23 @@ function drain(s: AccessStream, max = 1e6): { t: number[]; p: number[]; w: numbe
 }
 
 Deno.test("parseWorkload() generators are seeded, time-ordered and stay in their footprint", () => {
-  for (const spec of ["uniform:rate=50k", "hotcold:rate=50k", "sequential:rate=50k", "phases:rate=50k,period=10ms", "mix:uniform(rate=5k)+sequential(rate=7k)"]) {
-    const a = drain(parseWorkload(`${spec.includes("(") ? spec : spec + ",footprint=25%"}`).open(1000, 3), 20000);
-    const b = drain(parseWorkload(`${spec.includes("(") ? spec : spec + ",footprint=25%"}`).open(1000, 3), 20000);
+  for (
+    const spec of [
+      "uniform:rate=50k",
+      "hotcold:rate=50k",
+      "sequential:rate=50k",
+      "phases:rate=50k,period=10ms",
+      "mix:uniform(rate=5k)+sequential(rate=7k)",
+    ]
+  ) {
+    const a = drain(
+      parseWorkload(`${spec.includes("(") ? spec : spec + ",footprint=25%"}`).open(1000, 3),
+      20000,
+    );
+    const b = drain(
+      parseWorkload(`${spec.includes("(") ? spec : spec + ",footprint=25%"}`).open(1000, 3),
+      20000,
+    );
     assert.deepEqual(a, b, spec);
     for (let i = 1; i < a.t.length; i++) assert.ok(a.t[i] >= a.t[i - 1], spec);
     if (!spec.startsWith("mix")) assert.ok(a.p.every((p) => p < 250), spec);
@@ -24,7 +38,10 @@ Deno.test("parseWorkload() generators are seeded, time-ordered and stay in their
 });
 
 Deno.test("parseWorkload('hotcold') sends hotShare of the writes to hot × footprint frames", () => {
-  const { p } = drain(parseWorkload("hotcold:rate=100k,hot=5%,hotShare=90%").open(10000, 1), 200000);
+  const { p } = drain(
+    parseWorkload("hotcold:rate=100k,hot=5%,hotShare=90%").open(10000, 1),
+    200000,
+  );
   const counts = new Map<number, number>();
   for (const x of p) counts.set(x, (counts.get(x) ?? 0) + 1);
   const top = [...counts.values()].sort((a, b) => b - a).slice(0, 500).reduce((s, x) => s + x, 0);
@@ -53,12 +70,21 @@ Deno.test("parseWorkload() zero share marks that many frames", () => {
 });
 
 Deno.test("parseWorkload() rejects bad specs naming the spec and the problem", () => {
-  assert.throws(() => parseWorkload("unifrom"), /workload 'unifrom': unknown generator 'unifrom'; known: idle, uniform/);
-  assert.throws(() => parseWorkload("uniform:rat=5"), /unknown parameter 'rat' for uniform; accepted: footprint, zero, reads, rate/);
+  assert.throws(
+    () => parseWorkload("unifrom"),
+    /workload 'unifrom': unknown generator 'unifrom'; known: idle, uniform/,
+  );
+  assert.throws(
+    () => parseWorkload("uniform:rat=5"),
+    /unknown parameter 'rat' for uniform; accepted: footprint, zero, reads, rate/,
+  );
   assert.throws(() => parseWorkload("hotcold:hot=150%"), /hot: '150%' is not a share/);
   assert.throws(() => parseWorkload("uniform:rate=fast"), /rate: 'fast' is not a number/);
   assert.throws(() => parseWorkload("phases:period=0s"), /period must be greater than zero/);
-  assert.throws(() => parseWorkload("uniform:footprint=2GiB").open(1000, 1), /footprint=2GiB .* exceeds guest memory \(1000 frames\)/);
+  assert.throws(
+    () => parseWorkload("uniform:footprint=2GiB").open(1000, 1),
+    /footprint=2GiB .* exceeds guest memory \(1000 frames\)/,
+  );
   assert.throws(() => parseWorkload("mix:"), /mix parts are name\(k=v,…\) joined by/);
 });
 
@@ -69,7 +95,10 @@ Deno.test("CSV traces replay in order and report malformed lines by number", asy
     return `${dir}/${name}`;
   };
   await t.step("a good trace", () => {
-    const path = write("ok.csv", "t_ns,frame,op\n# frames=8\n# zero=5-6\n0,1,w\n10,2,r\n10,7,write\n");
+    const path = write(
+      "ok.csv",
+      "t_ns,frame,op\n# frames=8\n# zero=5-6\n0,1,w\n10,2,r\n10,7,write\n",
+    );
     const w = parseWorkload(path);
     assert.equal(w.minPages, 8);
     assert.equal(w.endNs, 10);
@@ -86,7 +115,9 @@ Deno.test("CSV traces replay in order and report malformed lines by number", asy
       ["0,-3,w\n", /line 1: frame '-3' is not a frame number/],
       ["# frames=2\n0,5,w\n", /frame 5 is outside the declared frames=2/],
     ];
-    cases.forEach(([text, re], i) => assert.throws(() => parseWorkload(write(`bad${i}.csv`, text)), re));
+    cases.forEach(([text, re], i) =>
+      assert.throws(() => parseWorkload(write(`bad${i}.csv`, text)), re)
+    );
     assert.throws(() => parseWorkload(`${dir}/missing.csv`), /trace .*missing\.csv: cannot open/);
   });
   Deno.removeSync(dir, { recursive: true });
