@@ -13,17 +13,7 @@
 import { PrecopyError } from "./errors.ts";
 import { createFuture, writeRates } from "./future.ts";
 import { UpdateHistory } from "./history.ts";
-import {
-  F_A,
-  F_D,
-  F_MODIFIED,
-  F_PENDING,
-  F_SEEN,
-  F_SENT,
-  F_ZERO,
-  FrameList,
-  GuestMemory,
-} from "./memory.ts";
+import { F_MODIFIED, F_PENDING, F_SEEN, F_SENT, F_ZERO, FrameList, GuestMemory } from "./memory.ts";
 import {
   type BatchView,
   type LoadedPolicy,
@@ -453,10 +443,8 @@ class Migration {
   advance(limit: number): void {
     // Hot loop: state lives in locals and is written back only around scans and at the
     // end, so the optimised loop touches typed arrays and nothing else.
-    const flags = this.mem.flags;
-    const touched = this.mem.touched, pages = this.pages;
+    const fr = this.mem.frames, tracker = this.tracker, pages = this.pages;
     const rd = this.roundDirty, rdl = this.roundDirtyList;
-    const onWrite = this.tracker.onWrite ? this.tracker : null;
     let t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
     let prev = this.lastAccessNs, nextScan = this.nextScanNs;
     let writes = 0, reads = 0, wasted = 0, zeroed = 0;
@@ -485,23 +473,22 @@ class Migration {
       prev = at;
       const p = pf[i];
       if (p >= pages) this.badAccess(i, `frame ${p} is outside the guest's ${pages} frames`);
-      let f = flags[p];
-      if ((f & F_A) === 0) touched.push(p);
       if (op[i] === OP_WRITE) {
+        let f = fr[2 * p];
         if ((f & (F_SENT | F_MODIFIED)) === F_SENT) wasted++; // the sent copy just went stale
         if ((f & F_ZERO) !== 0) {
           f &= ~F_ZERO;
           if ((f & F_PENDING) !== 0) zeroed++;
         }
-        flags[p] = f | F_A | F_D | F_MODIFIED;
+        fr[2 * p] = f | F_MODIFIED;
         writes++;
         if (rd !== null && rd[p] === 0) {
           rd[p] = 1;
           rdl.push(p);
         }
-        if (onWrite !== null) onWrite.onWrite!(p);
+        tracker.onAccess(p, true);
       } else {
-        flags[p] = f | F_A;
+        tracker.onAccess(p, false);
         reads++;
       }
       i++;
@@ -540,10 +527,10 @@ class Migration {
   }
 
   markPending(p: number): void {
-    const flags = this.mem.flags;
-    const f = flags[p];
+    const fr = this.mem.frames;
+    const f = fr[2 * p];
     if ((f & F_PENDING) === 0) {
-      flags[p] = f | F_PENDING;
+      fr[2 * p] = f | F_PENDING;
       this.pendingCount++;
       if ((f & F_ZERO) !== 0) this.pendingZero++;
     }
@@ -552,12 +539,12 @@ class Migration {
   /** Syncs the dirty log into the pending set; returns [frames logged, host ns]. */
   sync(): [number, number] {
     const r = this.tracker.sync();
-    const flags = this.mem.flags, newly = r.newly, chunkMode = this.clearMode === "chunk";
+    const fr = this.mem.frames, newly = r.newly, chunkMode = this.clearMode === "chunk";
     for (let i = 0; i < newly.length; i++) {
       const p = newly[i];
       this.markPending(p);
       if (chunkMode) {
-        flags[p] |= F_SEEN;
+        fr[2 * p] |= F_SEEN;
         this.chunkDirty[Math.floor(p / this.chunk)] = 1;
       }
     }
@@ -576,11 +563,11 @@ class Migration {
     const c = Math.floor(p / this.chunk);
     if (this.chunkDirty[c] === 0) return;
     this.chunkDirty[c] = 0;
-    const flags = this.mem.flags;
+    const fr = this.mem.frames;
     const hi = Math.min(this.pages, (c + 1) * this.chunk);
     for (let q = c * this.chunk; q < hi; q++) {
-      if ((flags[q] & F_SEEN) !== 0) {
-        flags[q] &= ~F_SEEN;
+      if ((fr[2 * q] & F_SEEN) !== 0) {
+        fr[2 * q] &= ~F_SEEN;
         this.tracker.clear(q);
       }
     }
@@ -589,14 +576,14 @@ class Migration {
 
   /** Sends one frame; returns its wire bytes. */
   send(p: number): number {
-    const flags = this.mem.flags;
-    const f = flags[p];
+    const fr = this.mem.frames;
+    const f = fr[2 * p];
     if ((f & F_SENT) !== 0) {
       if ((f & F_MODIFIED) !== 0) this.necessary++;
       else this.redundant++;
     } else this.unique++;
     this.pendingCount--;
-    flags[p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED);
+    fr[2 * p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED);
     let bytes: number;
     if ((f & F_ZERO) !== 0) {
       this.sentZero++;
@@ -617,9 +604,9 @@ class Migration {
 
   collectPending(): Uint32Array {
     const out = new Uint32Array(this.pendingCount);
-    const flags = this.mem.flags;
+    const fr = this.mem.frames, pages = this.pages;
     let k = 0;
-    for (let p = 0; p < flags.length; p++) if ((flags[p] & F_PENDING) !== 0) out[k++] = p;
+    for (let p = 0; p < pages; p++) if ((fr[2 * p] & F_PENDING) !== 0) out[k++] = p;
     if (k !== out.length) throw new Error(`internal: pending count ${out.length} != ${k}`);
     return out;
   }
@@ -635,13 +622,13 @@ class Migration {
     }
     const n = res.length;
     const out = res instanceof Uint32Array && res !== view.offered ? res : new Uint32Array(n);
-    const flags = this.mem.flags, stamp = this.stamp, r = view.index, pages = this.pages;
+    const fr = this.mem.frames, stamp = this.stamp, r = view.index, pages = this.pages;
     for (let i = 0; i < n; i++) {
       const v = res[i];
       if (!Number.isInteger(v) || v < 0 || v >= pages) {
         fail(`returned ${String(v)} at position ${i}, which is not a frame number`);
       }
-      if ((flags[v] & F_PENDING) === 0) fail(`returned frame ${v}, which was not offered`);
+      if ((fr[2 * v] & F_PENDING) === 0) fail(`returned frame ${v}, which was not offered`);
       if (stamp[v] === r) fail(`returned frame ${v} twice`);
       stamp[v] = r;
       out[i] = v;
@@ -692,7 +679,7 @@ class Migration {
   }
 
   run(): RunReport {
-    const cfg = this.cfg, pages = this.pages, flags = this.mem.flags;
+    const cfg = this.cfg, pages = this.pages, fr = this.mem.frames;
     const start = cfg.startNs;
     const threshold = cfg.bandwidth * cfg.downtimeLimitNs / 1e9;
     const qemu = cfg.iteration === "qemu";
@@ -711,7 +698,7 @@ class Migration {
     for (let p = 0; p < pages; p++) this.markPending(p);
     if (this.clearMode === "chunk") {
       // KVM_DIRTY_LOG_INITIALLY_SET: every chunk is cleared before its first send.
-      for (let p = 0; p < pages; p++) flags[p] |= F_SEEN;
+      for (let p = 0; p < pages; p++) fr[2 * p] |= F_SEEN;
       this.chunkDirty.fill(1);
     }
     let now = start + setupCost;
@@ -807,7 +794,7 @@ class Migration {
     const bytesBefore = this.bytesSent;
     let stopCopyPages = 0;
     for (let p = 0; p < pages; p++) {
-      if ((flags[p] & F_PENDING) !== 0) {
+      if ((fr[2 * p] & F_PENDING) !== 0) {
         this.send(p);
         stopCopyPages++;
       }
@@ -852,11 +839,11 @@ class Migration {
   }
 
   verify(): void {
-    const flags = this.mem.flags;
+    const fr = this.mem.frames;
     let bad = 0;
     const first: number[] = [];
     for (let p = 0; p < this.pages; p++) {
-      if ((flags[p] & (F_SENT | F_MODIFIED)) !== F_SENT) {
+      if ((fr[2 * p] & (F_SENT | F_MODIFIED)) !== F_SENT) {
         if (bad++ < 5) first.push(p);
       }
     }

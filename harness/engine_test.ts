@@ -192,7 +192,7 @@ Deno.test("simulate() fails verification when the tracker misses a write", () =>
         ...t,
         kind: "broken",
         stats: t.stats,
-        onWrite: undefined,
+        onAccess: (p: number, w: boolean) => t.onAccess(p, w),
         sync: () => {
           const r = t.sync();
           return { newly: new Uint32Array(0), logged: 0, costNs: r.costNs };

@@ -1,15 +1,11 @@
 /**
- * The guest's memory and its EPT leaves, as one flat typed array of per-frame flags.
- * Nothing here allocates per frame or per access.
+ * The guest's memory as one flat typed array of per-frame state. Nothing here allocates
+ * per frame or per access.
  *
  * @module
  */
 
-/** EPT accessed bit (bit 8 of a leaf): set by any access through the entry. */
-export const F_A = 1;
-/** EPT dirty bit (bit 9 of a leaf): set by any write through the entry. */
-export const F_D = 2;
-/** The tracker's software dirty log: folded from D (or set by a trap) until cleared. */
+/** The tracker's dirty log: the hypervisor knows the frame was written since its clear. */
 export const F_LOG = 4;
 /** Reported dirty at the last sync and not cleared since (QEMU's clear_bmap view). */
 export const F_SEEN = 8;
@@ -17,10 +13,14 @@ export const F_SEEN = 8;
 export const F_PENDING = 16;
 /** The frame holds only zeros (never written since the start of the run). */
 export const F_ZERO = 32;
-/** Tracker scratch: written during the current profiling interval (already listed). */
+/** Profiler: listed as written in the interval named by the frame's stamp word. */
 export const F_IV_W = 64;
-/** Tracker scratch: accessed during the current profiling interval (already listed). */
+/** Profiler: listed as accessed in the interval named by the frame's stamp word. */
 export const F_IV_A = 128;
+/** Written since the frame was last sent (or never sent): its two copies differ. */
+export const F_MODIFIED = 256;
+/** Sent at least once: the destination holds some version of it. */
+export const F_SENT = 512;
 
 /**
  * A growable list of frame numbers backed by a `Uint32Array`.
@@ -67,37 +67,30 @@ export class FrameList {
   }
 }
 
-/** Written since the frame was last sent (or never sent): its two copies differ. */
-export const F_MODIFIED = 256;
-/** Sent at least once: the destination holds some version of it. */
-export const F_SENT = 512;
-
 /**
- * Guest memory: `pages` frames with 16 bits of flags each ({@link F_A} …). Content
- * versions are kept in the two bits that every reported number needs: a frame's
+ * Guest memory: `pages` frames, two 32-bit words each in one array so that everything the
+ * simulator knows about a frame sits in one cache line: word `2p` holds the frame's flags
+ * ({@link F_LOG} …), word `2p+1` the profiling interval its `F_IV_*` flags belong to.
+ *
+ * Content versions are kept in the two bits every reported number needs: a frame's
  * destination copy equals its source copy exactly when it is {@link F_SENT} and not
  * {@link F_MODIFIED} since — the same as comparing a per-frame write counter with the
  * counter captured at its last send, at one memory access per write instead of two.
- * `touched` lists frames whose A bit went 0→1 since the last EPT scan, so a scan costs
- * the frames it finds, not the whole table (its modelled cost is still a walk of every
- * leaf).
  *
  * @example Usage
  * ```ts
  * import { F_SENT, F_ZERO, GuestMemory } from "./memory.ts";
  * import assert from "node:assert/strict";
  * const m = new GuestMemory(4, Uint8Array.of(0, 1, 0, 0));
- * assert.equal(m.flags[1] & F_ZERO, F_ZERO);
- * assert.equal(m.flags[0] & F_SENT, 0); // never received
+ * assert.equal(m.frames[2 * 1] & F_ZERO, F_ZERO);
+ * assert.equal(m.frames[2 * 0] & F_SENT, 0); // never received
  * ```
  */
 export class GuestMemory {
   /** Frame count. */
   readonly pages: number;
-  /** Per-frame flags. */
-  readonly flags: Uint16Array;
-  /** Frames whose A bit went 0→1 since the last scan. */
-  readonly touched: FrameList = new FrameList(4096);
+  /** Per frame: flags at `[2p]`, profiling-interval stamp at `[2p+1]`. */
+  readonly frames: Uint32Array;
 
   /**
    * Creates a guest whose frames all hold data, except those in `zeroMap`.
@@ -106,9 +99,9 @@ export class GuestMemory {
    */
   constructor(pages: number, zeroMap: Uint8Array | null) {
     this.pages = pages;
-    this.flags = new Uint16Array(pages);
+    this.frames = new Uint32Array(2 * pages);
     if (zeroMap) {
-      for (let p = 0; p < pages; p++) if (zeroMap[p]) this.flags[p] = F_ZERO;
+      for (let p = 0; p < pages; p++) if (zeroMap[p]) this.frames[2 * p] = F_ZERO;
     }
   }
 }

@@ -1,12 +1,20 @@
 /**
  * Dirty tracking: how the hypervisor learns which frames the guest wrote, and what that
- * costs. A tracker folds the EPT state into its dirty log, hands the engine the frames
- * newly logged at each sync, clears the log when told (at the round's sync, per chunk or
- * per page), and feeds the profiling history.
+ * costs. A tracker keeps the dirty log, hands the engine the frames newly logged at each
+ * sync, clears the log when told (at the round's sync, per chunk or per page), and feeds
+ * the profiling history.
  *
  * Implemented here: `ept-ad`, the seed paper's mechanism — no VM exits; a scan walks every
- * EPT leaf, reads and clears A/D, then invalidates cached translations (INVEPT). Other
- * mechanisms (`wp`, `pml`, `dirty-ring`) plug in behind the same interface.
+ * EPT leaf, reads and clears the accessed/dirty bits, then invalidates cached translations
+ * (INVEPT). Other mechanisms (`wp`, `pml`, `dirty-ring`) plug in behind the same interface.
+ *
+ * How `ept-ad` is simulated: while every clear is followed by a flush (always, so far), a
+ * leaf's A/D bits are set by the first access after the last scan and harvested by the
+ * next scan, so "harvested by the next scan" and "recorded at the access, attributed to
+ * the interval the next scan closes" give identical logs and histories. The simulator
+ * records at the access — one cache line per access instead of a second visit per scan —
+ * and still charges every scan as a walk of all leaves plus a flush. Modelling stale
+ * translations (a clear without a flush) needs the bits themselves and belongs with it.
  *
  * Cost defaults are our assumptions, not measurements: no published per-entry scan or
  * INVEPT cost was found (see `../shared/reference/mechanisms.md` §4.9, tagged [U]).
@@ -15,7 +23,7 @@
  */
 
 import { PrecopyError } from "./errors.ts";
-import { F_A, F_D, F_IV_A, F_IV_W, F_LOG, FrameList, type GuestMemory } from "./memory.ts";
+import { F_IV_A, F_IV_W, F_LOG, FrameList, type GuestMemory } from "./memory.ts";
 
 /** Cost parameters of a tracker, all in nanoseconds. */
 export interface TrackerCosts {
@@ -78,11 +86,12 @@ export interface DirtyTracker {
   /** Costs accumulated so far (a snapshot). */
   readonly stats: TrackerStats;
   /**
-   * Optional per-write work (a trap, a log append), called after the EPT bits were set.
-   * Trackers without it cost nothing per write.
+   * Called for every guest access, after the engine updated the frame's content state.
+   * @param pfn the frame
+   * @param write whether the access is a write
    */
-  onWrite?(pfn: number): void;
-  /** Folds the hardware state into the log and reports it. */
+  onAccess(pfn: number, write: boolean): void;
+  /** Reads the dirty state into the log and reports what is newly logged. */
   sync(): SyncResult;
   /** Clears the log of every frame (legacy GET_DIRTY_LOG). */
   clearAll(): void;
@@ -103,6 +112,8 @@ class EptAdTracker implements DirtyTracker {
   readonly #report = new FrameList(4096);
   readonly #ivW = new FrameList(4096);
   readonly #ivA = new FrameList(4096);
+  /** The profiling interval now running (stamps name it), from 1. */
+  #interval = 1;
   #logged = 0;
   #entries = 0;
   #flushes = 0;
@@ -124,66 +135,62 @@ class EptAdTracker implements DirtyTracker {
     };
   }
 
-  /** Walks the leaves: D folds into the log and the interval, A into the interval. */
-  #scan(): number {
-    const flags = this.#m.flags, t = this.#m.touched, buf = t.buf;
-    const ivW = this.#ivW, ivA = this.#ivA, newly = this.#newly;
-    for (let i = 0; i < t.length; i++) {
-      const p = buf[i];
-      let f = flags[p];
-      if ((f & (F_A | F_D)) === 0) continue; // cleared since it was listed
-      if ((f & F_IV_A) === 0) {
-        f |= F_IV_A;
-        ivA.push(p);
-      }
-      if ((f & F_D) !== 0) {
-        if ((f & F_IV_W) === 0) {
-          f |= F_IV_W;
-          ivW.push(p);
-        }
-        if ((f & F_LOG) === 0) {
-          f |= F_LOG;
-          newly.push(p);
-          this.#logged++;
-        }
-      }
-      flags[p] = f & ~(F_A | F_D);
+  onAccess(p: number, write: boolean): void {
+    const fr = this.#m.frames, i = 2 * p;
+    let f = fr[i];
+    if (fr[i + 1] !== this.#interval) { // first access in this interval
+      fr[i + 1] = this.#interval;
+      f &= ~(F_IV_A | F_IV_W);
     }
-    t.reset();
+    if ((f & F_IV_A) === 0) {
+      f |= F_IV_A;
+      this.#ivA.push(p);
+    }
+    if (write) {
+      if ((f & F_IV_W) === 0) {
+        f |= F_IV_W;
+        this.#ivW.push(p);
+      }
+      if ((f & F_LOG) === 0) {
+        f |= F_LOG;
+        this.#newly.push(p);
+        this.#logged++;
+      }
+    }
+    fr[i] = f;
+  }
+
+  /** Charges one walk of every leaf plus the flush that makes its clears reliable. */
+  #walk(): number {
     this.#entries += this.#m.pages;
     this.flush();
     return this.#m.pages * this.#c.scanEntryNs + this.#c.flushHostNs;
   }
 
   sync(): SyncResult {
-    const costNs = this.#scan();
-    const flags = this.#m.flags, n = this.#newly, r = this.#report;
+    const costNs = this.#walk();
+    const fr = this.#m.frames, n = this.#newly, r = this.#report;
     r.reset();
     for (let i = 0; i < n.length; i++) {
       const p = n.buf[i];
-      if ((flags[p] & F_LOG) !== 0) r.push(p);
+      if ((fr[2 * p] & F_LOG) !== 0) r.push(p);
     }
     n.reset();
     return { newly: r.view(), logged: this.#logged, costNs };
   }
 
   clearAll(): void {
-    const flags = this.#m.flags;
-    for (let p = 0; p < flags.length; p++) flags[p] &= ~F_LOG;
+    const fr = this.#m.frames;
+    for (let i = 0; i < fr.length; i += 2) fr[i] &= ~F_LOG;
     this.#logged = 0;
   }
 
   clear(p: number): void {
-    const flags = this.#m.flags;
-    let f = flags[p];
-    // Read-and-clear: a write the profiler has not seen yet still reaches the history.
-    if ((f & F_D) !== 0) {
-      if ((f & F_IV_W) === 0) this.#ivW.push(p);
-      if ((f & F_IV_A) === 0) this.#ivA.push(p);
-      f |= F_IV_W | F_IV_A;
+    const fr = this.#m.frames, f = fr[2 * p];
+    if ((f & F_LOG) !== 0) {
+      this.#logged--;
+      fr[2 * p] = f & ~F_LOG;
     }
-    if ((f & F_LOG) !== 0) this.#logged--;
-    flags[p] = f & ~(F_D | F_LOG);
     this.#entries++;
   }
 
@@ -192,12 +199,12 @@ class EptAdTracker implements DirtyTracker {
   }
 
   profile(): ProfileResult {
-    this.#scan();
-    const flags = this.#m.flags, w = this.#ivW, a = this.#ivA;
-    for (let i = 0; i < a.length; i++) flags[a.buf[i]] &= ~(F_IV_A | F_IV_W);
+    this.#walk();
+    const w = this.#ivW, a = this.#ivA;
     const out = { written: w.buf.slice(0, w.length), accessed: a.buf.slice(0, a.length) };
     w.reset();
     a.reset();
+    this.#interval++; // every frame's F_IV_* flags now belong to a past interval
     return out;
   }
 }
@@ -217,11 +224,11 @@ export const TRACKER_KINDS: readonly string[] = ["ept-ad"];
  * @example Usage
  * ```ts
  * import { createTracker } from "./tracker.ts";
- * import { F_A, F_D, GuestMemory } from "./memory.ts";
+ * import { GuestMemory } from "./memory.ts";
  * import assert from "node:assert/strict";
  * const m = new GuestMemory(8, null);
  * const t = createTracker("ept-ad", m);
- * m.flags[3] |= F_A | F_D; m.touched.push(3); // the guest writes frame 3
+ * t.onAccess(3, true); // the guest writes frame 3
  * assert.deepEqual([...t.sync().newly], [3]);
  * assert.equal(t.stats.exits, 0);
  * ```
