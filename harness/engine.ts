@@ -313,6 +313,23 @@ export function resolveConfig(c: Partial<MigrationConfig> = {}): MigrationConfig
 }
 
 const BATCH = 1024;
+/** Sends covered by one prefetch of upcoming accesses. */
+const PREFETCH_SENDS = 256;
+const NO_FRAMES = new Uint32Array(0);
+
+// Indices of Migration.c, the run's counters.
+const C_PENDING = 0; // frames the hypervisor knows must be sent
+const C_PENDING_ZERO = 1; // of which still zero pages
+const C_WRITES = 2;
+const C_READS = 3;
+const C_WASTED = 4;
+const C_SENT_NORMAL = 5;
+const C_SENT_ZERO = 6;
+const C_UNIQUE = 7;
+const C_NECESSARY = 8;
+const C_REDUNDANT = 9;
+const C_BYTES = 10;
+const C_COUNT = 11;
 
 /** One migration; {@link simulate} is its only user. */
 class Migration {
@@ -344,25 +361,15 @@ class Migration {
   streamDone = false;
   accessIndex = 0;
   lastAccessNs = -Infinity;
-  /** No access and no scan is due before this time: advance() up to it is a no-op. */
-  nextDueNs = -Infinity;
+  /** Keeps the prefetch loads observable so the compiler cannot drop them. */
+  prefetchSink = 0;
   nextScanNs: number;
   scans = 0;
 
-  // counters
-  pendingCount = 0;
-  pendingZero = 0;
-  writes = 0;
-  reads = 0;
+  /** Run counters, indexed by the `C_*` constants (a typed array keeps the hot loop lean). */
+  readonly c = new Float64Array(C_COUNT);
   writesAtStart = 0;
   readsAtStart = 0;
-  wasted = 0;
-  sentNormal = 0;
-  sentZero = 0;
-  unique = 0;
-  necessary = 0;
-  redundant = 0;
-  bytesSent = 0;
 
   constructor(input: SimulationInput) {
     this.input = input;
@@ -441,70 +448,7 @@ class Migration {
 
   /** Applies every access with t < limit, and every profiling scan due before it. */
   advance(limit: number): void {
-    // Hot loop: state lives in locals and is written back only around scans and at the
-    // end, so the optimised loop touches typed arrays and nothing else.
-    const fr = this.mem.frames, tracker = this.tracker, pages = this.pages;
-    const rd = this.roundDirty, rdl = this.roundDirtyList;
-    let t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
-    let prev = this.lastAccessNs, nextScan = this.nextScanNs;
-    let writes = 0, reads = 0, wasted = 0, zeroed = 0;
-    for (;;) {
-      if (i >= n) {
-        this.ci = i;
-        if (!this.loadChunk()) break;
-        t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = 0;
-      }
-      const at = t[i];
-      if (at >= limit) break;
-      if (at >= nextScan) {
-        this.#flushCounters(writes, reads, wasted, zeroed);
-        writes =
-          reads =
-          wasted =
-          zeroed =
-            0;
-        this.ci = i;
-        this.lastAccessNs = prev;
-        this.scan();
-        nextScan = this.nextScanNs;
-        continue;
-      }
-      if (!(at >= prev)) this.badAccess(i, `time ${at} goes back before ${prev}`);
-      prev = at;
-      const p = pf[i];
-      if (p >= pages) this.badAccess(i, `frame ${p} is outside the guest's ${pages} frames`);
-      if (op[i] === OP_WRITE) {
-        let f = fr[2 * p];
-        if ((f & (F_SENT | F_MODIFIED)) === F_SENT) wasted++; // the sent copy just went stale
-        if ((f & F_ZERO) !== 0) {
-          f &= ~F_ZERO;
-          if ((f & F_PENDING) !== 0) zeroed++;
-        }
-        fr[2 * p] = f | F_MODIFIED;
-        writes++;
-        if (rd !== null && rd[p] === 0) {
-          rd[p] = 1;
-          rdl.push(p);
-        }
-        tracker.onAccess(p, true);
-      } else {
-        tracker.onAccess(p, false);
-        reads++;
-      }
-      i++;
-    }
-    this.#flushCounters(writes, reads, wasted, zeroed);
-    this.ci = i;
-    this.lastAccessNs = prev;
-    while (this.nextScanNs < limit) this.scan();
-    this.nextDueNs = Math.min(this.nextScanNs, i < n ? t[i] : Infinity);
-  }
-
-  #flushCounters(writes: number, reads: number, wasted: number, zeroed: number): void {
-    this.writes += writes;
-    this.reads += reads;
-    this.wasted += wasted;
-    this.pendingZero -= zeroed;
+    this.drive(NO_FRAMES, 0, limit, -1, null);
   }
 
   badAccess(i: number, msg: string): never {
@@ -531,8 +475,8 @@ class Migration {
     const f = fr[2 * p];
     if ((f & F_PENDING) === 0) {
       fr[2 * p] = f | F_PENDING;
-      this.pendingCount++;
-      if ((f & F_ZERO) !== 0) this.pendingZero++;
+      this.c[C_PENDING]++;
+      if ((f & F_ZERO) !== 0) this.c[C_PENDING_ZERO]++;
     }
   }
 
@@ -579,31 +523,31 @@ class Migration {
     const fr = this.mem.frames;
     const f = fr[2 * p];
     if ((f & F_SENT) !== 0) {
-      if ((f & F_MODIFIED) !== 0) this.necessary++;
-      else this.redundant++;
-    } else this.unique++;
-    this.pendingCount--;
+      if ((f & F_MODIFIED) !== 0) this.c[C_NECESSARY]++;
+      else this.c[C_REDUNDANT]++;
+    } else this.c[C_UNIQUE]++;
+    this.c[C_PENDING]--;
     fr[2 * p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED);
     let bytes: number;
     if ((f & F_ZERO) !== 0) {
-      this.sentZero++;
-      this.pendingZero--;
+      this.c[C_SENT_ZERO]++;
+      this.c[C_PENDING_ZERO]--;
       bytes = this.cfg.zeroMarker;
     } else {
-      this.sentNormal++;
+      this.c[C_SENT_NORMAL]++;
       bytes = this.wirePage;
     }
-    this.bytesSent += bytes;
+    this.c[C_BYTES] += bytes;
     return bytes;
   }
 
   pendingWireBytes(): number {
-    const z = this.pendingZero;
-    return (this.pendingCount - z) * this.wirePage + z * this.cfg.zeroMarker;
+    const z = this.c[C_PENDING_ZERO];
+    return (this.c[C_PENDING] - z) * this.wirePage + z * this.cfg.zeroMarker;
   }
 
   collectPending(): Uint32Array {
-    const out = new Uint32Array(this.pendingCount);
+    const out = new Uint32Array(this.c[C_PENDING]);
     const fr = this.mem.frames, pages = this.pages;
     let k = 0;
     for (let p = 0; p < pages; p++) if ((fr[2 * p] & F_PENDING) !== 0) out[k++] = p;
@@ -637,30 +581,96 @@ class Migration {
   }
 
   /**
-   * Sends the frames of one round's order, each at its slot; the hot loop of the engine.
-   * Returns the wire bytes sent and the last frame sent. `qemuThreshold` ≥ 0 ends the
-   * round early under QEMU's rule; `filter` (policies with one) may defer frames per batch.
+   * The hot loop. Sends `order` one frame per slot from `now` (each send captures every
+   * access before its slot), applying accesses and profiling scans in time order between
+   * the sends, then applies everything due before `until`. `qemuThreshold` ≥ 0 ends the
+   * sending early under QEMU's rule; `filter` (policies with one) may defer frames per
+   * batch. All state lives in locals, written back only around calls out of the loop.
+   * Returns the wire bytes sent and the last frame sent.
    */
-  sendOrder(
+  drive(
     order: Uint32Array,
     now: number,
+    until: number,
     qemuThreshold: number,
     filter: ((from: number, nowNs: number) => Uint8Array) | null,
   ): { segBytes: number; lastSent: number } {
+    const fr = this.mem.frames, tracker = this.tracker, pages = this.pages;
+    const rd = this.roundDirty, rdl = this.roundDirtyList;
     const nsPerByte = this.nsPerByte, pageSize = this.cfg.pageSize;
-    const maxWait = this.cfg.qemuMaxWaitNs;
+    const maxWait = this.cfg.qemuMaxWaitNs, prefetchNs = PREFETCH_SENDS * this.wirePage * nsPerByte;
     const clearMode = this.clearMode === "send" ? 1 : this.clearMode === "chunk" ? 2 : 0;
-    const tracker = this.tracker;
-    let segBytes = 0, lastSent = -1, nextCheck = now + maxWait;
+    let t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
+    let prev = this.lastAccessNs, nextScan = this.nextScanNs;
+    const c = this.c;
+    let segBytes = 0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0, sink = 0;
     let keep: Uint8Array | null = null;
-    for (let i = 0; i < order.length; i++) {
-      if (filter !== null) {
-        if (i % BATCH === 0) keep = filter(i, now + Math.round(segBytes * nsPerByte));
-        if (keep![i % BATCH] === 0) continue;
+    const total = order.length;
+    for (let k = 0; k <= total; k++) {
+      let limit = until;
+      if (k < total) {
+        if (filter !== null && k % BATCH === 0) {
+          this.#save(i, prev);
+          keep = filter(k, now + Math.round(segBytes * nsPerByte));
+          t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
+          prev = this.lastAccessNs, nextScan = this.nextScanNs;
+        }
+        if (keep !== null && keep[k % BATCH] === 0) continue;
+        limit = now + Math.round(segBytes * nsPerByte);
+        if (k >= prefetchAt) {
+          // Touch the frames of the accesses due over the next sends in a tight loop of
+          // independent loads, so their cache misses overlap; the exact pass below then
+          // interleaves them with the sends one by one.
+          prefetchAt = k + PREFETCH_SENDS;
+          const horizon = limit + prefetchNs;
+          for (let j = i; j < n && t[j] < horizon; j++) sink ^= fr[2 * pf[j]];
+        }
       }
-      const p = order[i];
-      const slot = now + Math.round(segBytes * nsPerByte);
-      if (slot > this.nextDueNs) this.advance(slot);
+      for (;;) {
+        if (i >= n) {
+          this.#save(i, prev);
+          if (!this.loadChunk()) break;
+          t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = 0;
+        }
+        const at = t[i];
+        if (at >= limit) break;
+        if (at >= nextScan) {
+          this.#save(i, prev);
+          this.scan();
+          nextScan = this.nextScanNs;
+          continue;
+        }
+        if (!(at >= prev)) this.badAccess(i, `time ${at} goes back before ${prev}`);
+        prev = at;
+        const p = pf[i];
+        if (p >= pages) this.badAccess(i, `frame ${p} is outside the guest's ${pages} frames`);
+        if (op[i] === OP_WRITE) {
+          let f = fr[2 * p];
+          if ((f & (F_SENT | F_MODIFIED)) === F_SENT) c[C_WASTED]++; // the sent copy went stale
+          if ((f & F_ZERO) !== 0) {
+            f &= ~F_ZERO;
+            if ((f & F_PENDING) !== 0) c[C_PENDING_ZERO]--;
+          }
+          fr[2 * p] = f | F_MODIFIED;
+          c[C_WRITES]++;
+          if (rd !== null && rd[p] === 0) {
+            rd[p] = 1;
+            rdl.push(p);
+          }
+          tracker.onAccess(p, true);
+        } else {
+          tracker.onAccess(p, false);
+          c[C_READS]++;
+        }
+        i++;
+      }
+      if (nextScan < limit) {
+        this.#save(i, prev);
+        while (this.nextScanNs < limit) this.scan();
+        nextScan = this.nextScanNs;
+      }
+      if (k === total) break;
+      const p = order[k];
       if (clearMode === 1) {
         tracker.clear(p);
         tracker.flush();
@@ -670,12 +680,19 @@ class Migration {
       if (qemuThreshold >= 0) {
         const sentUntil = now + Math.round(segBytes * nsPerByte);
         if (sentUntil >= nextCheck) {
-          if (this.pendingCount * pageSize <= qemuThreshold) break;
+          if (this.c[C_PENDING] * pageSize <= qemuThreshold) break;
           nextCheck = sentUntil + maxWait;
         }
       }
     }
+    this.#save(i, prev);
+    this.prefetchSink ^= sink;
     return { segBytes, lastSent };
+  }
+
+  #save(i: number, prev: number): void {
+    this.ci = i;
+    this.lastAccessNs = prev;
   }
 
   run(): RunReport {
@@ -690,8 +707,8 @@ class Migration {
     this.advance(-Infinity);
     // Warm-up: the guest runs and the profiler builds history until migration starts.
     this.advance(start);
-    this.writesAtStart = this.writes;
-    this.readsAtStart = this.reads;
+    this.writesAtStart = this.c[C_WRITES];
+    this.readsAtStart = this.c[C_READS];
     // Setup: logging starts with a sync whose result is discarded; every frame is pending.
     const [, setupCost] = this.sync();
     this.tracker.clearAll();
@@ -717,8 +734,8 @@ class Migration {
     for (let round = 1; switchover === null; round++) {
       const offered = this.collectPending();
       const roundStart = now;
-      const sentBefore = this.sentNormal + this.sentZero;
-      const bytesBefore = this.bytesSent;
+      const sentBefore = this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO];
+      const bytesBefore = this.c[C_BYTES];
       const view: RoundView = {
         index: round,
         nowNs: now,
@@ -737,12 +754,18 @@ class Migration {
           return keep;
         }
         : null;
-      const { segBytes, lastSent } = this.sendOrder(order, now, qemu ? threshold : -1, filter);
+      const { segBytes, lastSent } = this.drive(
+        order,
+        now,
+        -Infinity,
+        qemu ? threshold : -1,
+        filter,
+      );
       now += Math.round(segBytes * this.nsPerByte);
       this.advance(now);
       const [dirtyAtSync, syncCost] = this.sync();
       syncs++;
-      const sent = this.sentNormal + this.sentZero - sentBefore;
+      const sent = this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO] - sentBefore;
       const sendEnd = now;
       now += syncCost;
       rows.push({
@@ -753,7 +776,7 @@ class Migration {
         sent,
         deferred: offered.length - sent,
         dirtyAtSync,
-        bytes: this.bytesSent - bytesBefore,
+        bytes: this.c[C_BYTES] - bytesBefore,
       });
       if (policy.onRoundEnd) {
         const stats = {
@@ -768,30 +791,30 @@ class Migration {
         };
         this.guard("onRoundEnd()", () => policy.onRoundEnd!(stats));
       }
-      const pendingBytes = qemu ? this.pendingCount * cfg.pageSize : this.pendingWireBytes();
-      if (cfg.minPending > 0 && this.pendingCount < cfg.minPending) switchover = "min-pending";
+      const pendingBytes = qemu ? this.c[C_PENDING] * cfg.pageSize : this.pendingWireBytes();
+      if (cfg.minPending > 0 && this.c[C_PENDING] < cfg.minPending) switchover = "min-pending";
       else if (qemu ? pendingBytes < threshold : pendingBytes <= threshold) {
         switchover = "downtime-limit";
       } else if (round >= cfg.maxRounds) switchover = "max-rounds";
       else if (
         cfg.maxTransferFactor > 0 &&
-        this.sentNormal + this.sentZero >= cfg.maxTransferFactor * pages
+        this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO] >= cfg.maxTransferFactor * pages
       ) switchover = "max-transfer-factor";
       this.input.onProgress?.({
         round,
-        pending: this.pendingCount,
-        pagesSent: this.sentNormal + this.sentZero,
+        pending: this.c[C_PENDING],
+        pagesSent: this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO],
         elapsedNs: now - start,
       });
     }
 
     // Stop-and-copy: the guest pauses; a final sync; everything pending goes out.
     this.advance(now);
-    const guestWrites = this.writes - this.writesAtStart;
-    const guestReads = this.reads - this.readsAtStart;
+    const guestWrites = this.c[C_WRITES] - this.writesAtStart;
+    const guestReads = this.c[C_READS] - this.readsAtStart;
     const [, finalCost] = this.sync();
     syncs++;
-    const bytesBefore = this.bytesSent;
+    const bytesBefore = this.c[C_BYTES];
     let stopCopyPages = 0;
     for (let p = 0; p < pages; p++) {
       if ((fr[2 * p] & F_PENDING) !== 0) {
@@ -799,12 +822,12 @@ class Migration {
         stopCopyPages++;
       }
     }
-    this.bytesSent += cfg.deviceState;
-    const transferNs = Math.round((this.bytesSent - bytesBefore) * this.nsPerByte);
+    this.c[C_BYTES] += cfg.deviceState;
+    const transferNs = Math.round((this.c[C_BYTES] - bytesBefore) * this.nsPerByte);
     const downtimeNs = finalCost + transferNs + Math.round(cfg.pauseResumeNs);
     this.verify();
 
-    const pagesSent = this.sentNormal + this.sentZero;
+    const pagesSent = this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO];
     const def = this.input.policy.definition;
     return {
       policy: {
@@ -821,15 +844,15 @@ class Migration {
       syncs,
       switchover: switchover!,
       pagesSent,
-      normalPagesSent: this.sentNormal,
-      zeroPagesSent: this.sentZero,
-      bytesSent: this.bytesSent,
-      uniquePagesSent: this.unique,
-      resends: pagesSent - this.unique,
-      necessaryResends: this.necessary,
-      redundantResends: this.redundant,
+      normalPagesSent: this.c[C_SENT_NORMAL],
+      zeroPagesSent: this.c[C_SENT_ZERO],
+      bytesSent: this.c[C_BYTES],
+      uniquePagesSent: this.c[C_UNIQUE],
+      resends: pagesSent - this.c[C_UNIQUE],
+      necessaryResends: this.c[C_NECESSARY],
+      redundantResends: this.c[C_REDUNDANT],
       stopCopyPages,
-      wastedSends: this.wasted,
+      wastedSends: this.c[C_WASTED],
       guestWrites,
       guestReads,
       tracker: { ...this.tracker.stats },
