@@ -702,9 +702,6 @@ class Migration {
     const qemu = cfg.iteration === "qemu";
     const policy = this.policy;
 
-    // Run advance()'s exit path once before its loop gets hot: V8 compiles long loops
-    // on-stack, and code compiled before that path ever ran deoptimises on every exit.
-    this.advance(-Infinity);
     // Warm-up: the guest runs and the profiler builds history until migration starts.
     this.advance(start);
     this.writesAtStart = this.c[C_WRITES];
