@@ -125,3 +125,17 @@ export {
   type Workload,
 } from "./harness/workload.ts";
 export { FrameList, GuestMemory } from "./harness/memory.ts";
+export {
+  BLOCK_EVENTS,
+  exportTrace,
+  importTrace,
+  isTraceSpec,
+  openTrace,
+  readTraceHeader,
+  TRACE_COMPRESSED,
+  TRACE_READS,
+  TRACE_VCPU,
+  type TraceHeader,
+  type TraceWorkload,
+  TraceWriter,
+} from "./harness/trace.ts";

@@ -342,6 +342,8 @@ class Migration {
   readonly policy: Policy;
   readonly params: Params;
   readonly stream: AccessStream;
+  /** The oracle's second opening of the workload, closed with the run. */
+  future: { close(): void } | null = null;
   readonly clearMode: "round" | "send" | "chunk";
   readonly chunk: number;
   readonly chunkDirty: Uint8Array;
@@ -405,8 +407,9 @@ class Migration {
     };
     if (pol.definition.meta.oracle) {
       let rates: Float64Array | null = null;
+      const future = this.future = createFuture(w, pages, cfg.seed);
       Object.defineProperties(env, {
-        future: { value: createFuture(w, pages, cfg.seed), enumerable: true },
+        future: { value: future, enumerable: true },
         rates: {
           get: () => rates ??= writeRates(w, pages, cfg.seed, cfg.startNs + cfg.oracleHorizonNs),
           enumerable: true,
@@ -920,5 +923,11 @@ function resolveParamsMixed(
  * ```
  */
 export function simulate(input: SimulationInput): RunReport {
-  return new Migration(input).run();
+  const m = new Migration(input);
+  try {
+    return m.run();
+  } finally {
+    m.stream.close?.();
+    m.future?.close();
+  }
 }

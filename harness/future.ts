@@ -34,12 +34,20 @@ interface Held {
  * assert.deepEqual([...f.lastWrites(1_000_000, 4_500_000)], [4_000_000, 1_000_000, 2_000_000, 3_000_000]);
  * ```
  */
-export function createFuture(workload: Workload, pages: number, seed: number): FutureView {
+export function createFuture(
+  workload: Workload,
+  pages: number,
+  seed: number,
+): FutureView & { close(): void } {
   let stream: AccessStream | null = workload.open(pages, seed);
   const held: Held[] = [];
   let lastFrom = -Infinity;
   const out = new Float64Array(pages);
   return {
+    close(): void {
+      stream?.close?.();
+      stream = null;
+    },
     lastWrites(fromNs: number, toNs: number): Float64Array {
       if (fromNs < lastFrom) {
         throw new Error(`future spans must move forward (${fromNs} < ${lastFrom})`);
@@ -104,13 +112,17 @@ export function writeRates(
   const end = Number.isFinite(workload.endNs) ? workload.endNs + 1 : untilNs;
   const counts = new Float64Array(pages);
   const s = workload.open(pages, seed);
-  for (let c = s.next(); c; c = s.next()) {
-    let i = 0;
-    for (; i < c.length; i++) {
-      if (c.t[i] >= end) break;
-      if (c.op[i] === OP_WRITE) counts[c.pfn[i]]++;
+  try {
+    for (let c = s.next(); c; c = s.next()) {
+      let i = 0;
+      for (; i < c.length; i++) {
+        if (c.t[i] >= end) break;
+        if (c.op[i] === OP_WRITE) counts[c.pfn[i]]++;
+      }
+      if (i < c.length) break;
     }
-    if (i < c.length) break;
+  } finally {
+    s.close?.();
   }
   const secs = end / 1e9;
   for (let p = 0; p < pages; p++) counts[p] /= secs;

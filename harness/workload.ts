@@ -1,7 +1,7 @@
 /**
  * Workloads: time-ordered streams of guest memory accesses `(tNs, pfn, read|write)` in
- * typed-array chunks, from seeded generators or from a CSV trace file. Streams never hold
- * more than one chunk, so a long trace replays in bounded memory.
+ * typed-array chunks, from seeded generators or from trace files (`trace.ts`). Streams
+ * never hold more than one chunk, so a long trace replays in bounded memory.
  *
  * Generator specs use `name[:k=v,k=v…]`:
  *
@@ -24,6 +24,7 @@
 
 import { PrecopyError } from "./errors.ts";
 import { createRng, mixSeed, type Rng, shuffle } from "./rng.ts";
+import { isTraceSpec, openTrace } from "./trace.ts";
 import { parseCount, parseDuration, parseShare, parseSize } from "./units.ts";
 
 /** Access kind in {@link AccessChunk.op}. */
@@ -44,12 +45,16 @@ export interface AccessChunk {
   readonly op: Uint8Array;
   /** How many entries of the arrays are valid. */
   readonly length: number;
+  /** vCPU ids, when the source records them. */
+  readonly vcpu?: Uint16Array;
 }
 
 /** A source of access chunks; `next()` returns `null` when the workload ends. */
 export interface AccessStream {
   /** The next chunk, or `null` at the end. */
   next(): AccessChunk | null;
+  /** Releases what the stream holds open (a file), if it stops before its end. */
+  close?(): void;
 }
 
 /**
@@ -327,6 +332,9 @@ export function mergeStreams(streams: AccessStream[]): AccessStream {
   const pos = new Uint32Array(n);
   const buf = new Buffers();
   return {
+    close(): void {
+      for (const s of streams) s.close?.();
+    },
     next(): AccessChunk | null {
       let k = 0;
       while (k < CHUNK) {
@@ -357,149 +365,9 @@ export function mergeStreams(streams: AccessStream[]): AccessStream {
 }
 
 /**
- * A CSV trace: lines `t_ns,frame,op` (op `w`/`write`/`1` or `r`/`read`/`0`), times
- * non-decreasing, an optional header line and `#` comments. A comment `# frames=N` sets the
- * trace's frame count (otherwise the largest frame + 1, found by a first pass); a comment
- * `# zero=F1-F2,F3` lists frames that hold only zeros at the start. Read in 64 KiB pieces,
- * so a trace of any length replays in bounded memory. Every malformed line is an error
- * naming the file and line.
- */
-class CsvTrace implements Workload {
-  readonly kind = "trace" as const;
-  minPages = 0;
-  endNs = 0;
-  #zero: [number, number][] = [];
-  constructor(readonly name: string) {
-    let declared = -1, maxFrame = -1;
-    for (const line of this.#lines()) {
-      if (line.kind === "comment") {
-        const f = /^#\s*frames\s*=\s*(\d+)\s*$/.exec(line.text);
-        if (f) declared = Number(f[1]);
-        const z = /^#\s*zero\s*=\s*(.*)$/.exec(line.text);
-        if (z) this.#zero.push(...this.#ranges(z[1], line.no));
-        continue;
-      }
-      if (line.pfn > maxFrame) maxFrame = line.pfn;
-      this.endNs = line.t;
-    }
-    if (declared >= 0 && maxFrame >= declared) {
-      this.#fail(0, `frame ${maxFrame} is outside the declared frames=${declared}`);
-    }
-    this.minPages = Math.max(declared, maxFrame + 1, 1);
-    for (const [, hi] of this.#zero) {
-      if (hi >= this.minPages) this.#fail(0, `zero frame ${hi} is outside the trace's frames`);
-    }
-  }
-
-  #fail(line: number, msg: string): never {
-    throw new PrecopyError("workload", `trace ${this.name}${line ? ` line ${line}` : ""}: ${msg}`);
-  }
-
-  #ranges(text: string, no: number): [number, number][] {
-    return text.split(",").filter((s) => s.trim()).map((s) => {
-      const m = /^\s*(\d+)(?:\s*-\s*(\d+))?\s*$/.exec(s);
-      if (!m) this.#fail(no, `'${s}' is not a frame or range F1-F2`);
-      const lo = Number(m[1]), hi = m[2] === undefined ? lo : Number(m[2]);
-      if (hi < lo) this.#fail(no, `range ${s} is empty`);
-      return [lo, hi];
-    });
-  }
-
-  *#lines(): Generator<
-    { kind: "comment"; text: string; no: number } | {
-      kind: "event";
-      t: number;
-      pfn: number;
-      op: number;
-      no: number;
-    }
-  > {
-    let file: Deno.FsFile;
-    try {
-      file = Deno.openSync(this.name);
-    } catch (e) {
-      this.#fail(0, `cannot open: ${e instanceof Error ? e.message : e}`);
-    }
-    const dec = new TextDecoder();
-    const buf = new Uint8Array(65536);
-    let rest = "", no = 0, last = -Infinity;
-    try {
-      for (;;) {
-        const n = file.readSync(buf);
-        const eof = n === null;
-        rest += eof ? dec.decode() : dec.decode(buf.subarray(0, n), { stream: true });
-        const lines = rest.split("\n");
-        rest = eof ? "" : lines.pop()!;
-        for (const raw of lines) {
-          no++;
-          const text = raw.trim();
-          if (text === "") continue;
-          if (text.startsWith("#")) {
-            yield { kind: "comment", text, no };
-            continue;
-          }
-          const cols = text.split(",");
-          if (no === 1 && !/^\d/.test(cols[0])) continue; // header
-          if (cols.length < 3) this.#fail(no, `expected t_ns,frame,op but found '${text}'`);
-          const t = Number(cols[0]), pfn = Number(cols[1]);
-          if (!Number.isSafeInteger(t) || t < 0) this.#fail(no, `time '${cols[0]}' is not ns ≥ 0`);
-          if (!Number.isInteger(pfn) || pfn < 0 || pfn > 0xfffffffe) {
-            this.#fail(no, `frame '${cols[1]}' is not a frame number`);
-          }
-          if (t < last) this.#fail(no, `time ${t} is earlier than the previous access (${last})`);
-          last = t;
-          const o = cols[2].trim().toLowerCase();
-          const op = o === "w" || o === "write" || o === "1"
-            ? OP_WRITE
-            : o === "r" || o === "read" || o === "0"
-            ? OP_READ
-            : this.#fail(no, `op '${cols[2]}' is not r or w`);
-          yield { kind: "event", t, pfn, op, no };
-        }
-        if (eof) break;
-      }
-    } finally {
-      file.close();
-    }
-  }
-
-  zeroMap(pages: number): Uint8Array | null {
-    if (this.#zero.length === 0) return null;
-    const map = new Uint8Array(pages);
-    for (const [lo, hi] of this.#zero) map.fill(1, lo, hi + 1);
-    return map;
-  }
-
-  open(pages: number): AccessStream {
-    if (pages < this.minPages) {
-      this.#fail(0, `needs ${this.minPages} frames but the guest has ${pages}`);
-    }
-    const it = this.#lines();
-    const buf = new Buffers();
-    return {
-      next(): AccessChunk | null {
-        let k = 0;
-        while (k < CHUNK) {
-          const r = it.next();
-          if (r.done) break;
-          const e = r.value;
-          if (e.kind !== "event") continue;
-          buf.t[k] = e.t;
-          buf.pfn[k] = e.pfn;
-          buf.op[k] = e.op;
-          k++;
-        }
-        buf.length = k;
-        return k === 0 ? null : buf;
-      },
-    };
-  }
-}
-
-/**
  * Parses a workload spec: a generator (`uniform:rate=200k`, `hotcold:hot=5%,hotShare=90%`,
- * `mix:uniform(rate=2k)+hotcold(rate=20k)`) or a path to a CSV trace (anything with a `/`
- * or ending in `.csv`).
+ * `mix:uniform(rate=2k)+hotcold(rate=20k)`) or a trace file (`.pctrace`, `.csv` or
+ * `.jsonl`, or anything with a `/`), optionally placed with `:offset=N|SIZE`.
  *
  * @param spec the spec
  * @param pageSize bytes per frame, for `footprint` sizes (default 4096)
@@ -518,7 +386,7 @@ class CsvTrace implements Workload {
  */
 export function parseWorkload(spec: string, pageSize = 4096): Workload {
   const s = spec.trim();
-  if (s.includes("/") || s.endsWith(".csv")) return new CsvTrace(s);
+  if (isTraceSpec(s)) return openTrace(s, pageSize);
   const colon = s.indexOf(":");
   const name = colon < 0 ? s : s.slice(0, colon);
   const body = colon < 0 ? "" : s.slice(colon + 1);
