@@ -126,6 +126,14 @@ export {
 } from "./harness/workload.ts";
 export { FrameList, GuestMemory } from "./harness/memory.ts";
 export {
+  type Analysis,
+  analyzeWorkload,
+  type Prediction,
+  predictPrecopy,
+  workingSetAt,
+  type WorkingSetPoint,
+} from "./harness/analyze.ts";
+export {
   BLOCK_EVENTS,
   exportTrace,
   importTrace,
