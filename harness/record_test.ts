@@ -73,15 +73,20 @@ Deno.test({
     });
     assert.equal(p.exitCode, 0);
     assert.ok(p.pagesTouched >= 300, `${p.pagesTouched} pages`);
-    // Three bursts of ~100 first writes (the group plus a few pages of the program's own),
-    // 80 ms apart give or take an interval or two.
-    const bursts = [...firstWrites(`${dir}/g.pctrace`)].filter(([t, n]) =>
-      t > 20e6 && n >= 100 && n < 120
-    )
-      .map(([t]) => t).sort((a, b) => a - b);
-    assert.equal(bursts.length, 3, JSON.stringify([...firstWrites(`${dir}/g.pctrace`)]));
+    // Three bursts of ~100 first writes (a group plus a few pages of the program's own),
+    // 80 ms apart. A scan can land in the middle of a group and split it over two
+    // intervals, so first writes within 25 ms of each other count as one burst.
+    const clusters: [number, number][] = [];
+    for (const [t, n] of [...firstWrites(`${dir}/g.pctrace`)].sort((a, b) => a[0] - b[0])) {
+      if (t < 20e6) continue; // start-up
+      const last = clusters[clusters.length - 1];
+      if (last && t - last[0] < 25e6) last[1] += n;
+      else clusters.push([t, n]);
+    }
+    const bursts = clusters.filter(([, n]) => n >= 100).map(([t]) => t);
+    assert.equal(bursts.length, 3, JSON.stringify(clusters));
     for (const gap of [bursts[1] - bursts[0], bursts[2] - bursts[1]]) {
-      assert.ok(gap > 60e6 && gap < 100e6, `gap ${gap / 1e6} ms`);
+      assert.ok(gap > 50e6 && gap < 110e6, `gap ${gap / 1e6} ms`);
     }
     const prov = JSON.parse(Deno.readTextFileSync(`${dir}/g.pctrace.provenance.json`));
     assert.equal(prov.method, "wp");
