@@ -29,6 +29,7 @@ import {
   toCsv,
 } from "../mod.ts";
 import { configFromFlags, reportError } from "../harness/cli.ts";
+import { isTraceSpec } from "../harness/trace.ts";
 
 /** A stop regime of the matrix. */
 export interface Regime {
@@ -69,6 +70,8 @@ export interface FixtureWorkload {
   memory?: string;
   /** Link rate override. */
   bandwidth?: string;
+  /** When migration starts (trace time); the profiler runs before it. */
+  start?: string;
 }
 
 /** The fixture file's shape. */
@@ -234,10 +237,8 @@ export function runMatrix(
 ): Result[] {
   return jobs.map((job, i) => {
     const f = job.workload;
-    const flags = configFromFlags({ memory: f.memory, bandwidth: f.bandwidth });
-    const spec = f.spec.includes("/") || f.spec.endsWith(".csv")
-      ? new URL(f.spec, FIXTURES).pathname
-      : f.spec;
+    const flags = configFromFlags({ memory: f.memory, bandwidth: f.bandwidth, start: f.start });
+    const spec = isTraceSpec(f.spec) ? new URL(f.spec, FIXTURES).pathname : f.spec;
     const report = simulate({
       workload: parseWorkload(spec),
       policy: job.policy,

@@ -59,6 +59,7 @@ static int uffd = -1, pagemap = -1, out = -1;
 static long page_size;
 static uint64_t t0, interval_ns = 10000000;
 static volatile int stopping;
+static pid_t owner; // the process whose sampler thread this is (fork copies the rest)
 static pthread_t sampler;
 static struct pcl_page_region *regions; // mmap'd: not in any scanned range
 static uint64_t *pages;
@@ -199,12 +200,14 @@ __attribute__((constructor)) static void start(void) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstack(&attr, stack, SAMPLER_STACK);
+  owner = getpid();
   if (pthread_create(&sampler, &attr, sample, NULL) != 0) return fail("pthread_create");
   pthread_attr_destroy(&attr);
 }
 
 __attribute__((destructor)) static void finish(void) {
-  if (out < 0) return;
+  // A forked child has the parent's state but no sampler thread: it records nothing.
+  if (out < 0 || getpid() != owner) return;
   stopping = 1;
   pthread_join(sampler, NULL);
   emit(1); // the exit-time scan: marked so the converter can drop it
