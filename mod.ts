@@ -134,6 +134,14 @@ export {
   type WorkingSetPoint,
 } from "./harness/analyze.ts";
 export {
+  fitCurve,
+  type FitModel,
+  modelWorkingSet,
+  parseFit,
+  type RateClass,
+} from "./harness/fit.ts";
+export { type Provenance, record, type RecordOptions } from "./harness/record.ts";
+export {
   BLOCK_EVENTS,
   exportTrace,
   importTrace,

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { type Analysis, analyzeWorkload } from "./analyze.ts";
 import { type CliIo, configFromFlags, reportError } from "./cli.ts";
 import { PrecopyError } from "./errors.ts";
+import { parseFit, type RateClass } from "./fit.ts";
 import { formatTable } from "./report.ts";
 import { formatBytes, formatDuration, parseDuration } from "./units.ts";
 import { parseWorkload } from "./workload.ts";
@@ -25,6 +26,8 @@ usage: deno task analyze TRACE|SPEC [options]
   --bandwidth RATE            link rate for the prediction                     [128MiB/s]
   --downtime-limit T          downtime limit for the prediction                   [300ms]
   --seed N                    seed for generators                                     [1]
+  --fit                       (a trace) also fit a generator to it and compare the curves;
+                              the fit drives any guest as --workload fit:TRACE[,memory=SIZE]
   --json                      the analysis object instead of tables
 
 Reports write rate over time, frames touched, the writable-working-set curve N(t) (mean
@@ -88,6 +91,39 @@ export function formatAnalysis(a: Analysis): string {
   return out.join("\n") + "\n";
 }
 
+/** How a fitted generator's working set compares with the trace's. */
+export interface FitComparison {
+  /** The trace's stamping tick, ns (0: continuous). */
+  quantumNs: number;
+  /** The fitted classes. */
+  classes: RateClass[];
+  /** Per measured window: the trace's N(t), the fitted generator's, and the error. */
+  comparison: { windowNs: number; measured: number; fitted: number; errorPct: number }[];
+}
+
+/**
+ * Formats a fit comparison as a table.
+ *
+ * @param f the comparison
+ * @returns text for a terminal
+ */
+export function formatFit(f: FitComparison): string {
+  const worst = Math.max(...f.comparison.map((c) => Math.abs(c.errorPct)));
+  return "\n" +
+    `fitted generator: ${f.classes.length} sweep classes${
+      f.quantumNs ? `, writes stamped every ${formatDuration(f.quantumNs)} like the trace` : ""
+    }; largest error ${worst.toFixed(1)}%\n` +
+    formatTable(
+      ["window t", "trace N(t)", "fitted N(t)", "error"],
+      f.comparison.map((c) => [
+        formatDuration(c.windowNs),
+        num(c.measured),
+        num(c.fitted),
+        `${c.errorPct >= 0 ? "+" : ""}${c.errorPct.toFixed(1)}%`,
+      ]),
+    ) + "\n";
+}
+
 /**
  * Runs `analyze` with the given arguments.
  *
@@ -117,6 +153,7 @@ export function runAnalyze(args: string[], io: CliIo = stdio): Promise<number> {
         bandwidth: { type: "string" },
         "downtime-limit": { type: "string" },
         seed: { type: "string" },
+        fit: { type: "boolean" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -149,7 +186,24 @@ export function runAnalyze(args: string[], io: CliIo = stdio): Promise<number> {
       bandwidth,
       downtimeLimitNs: c.downtimeLimitNs,
     });
-    io.out(v.json ? JSON.stringify(a) + "\n" : formatAnalysis(a));
+    let fit: FitComparison | undefined;
+    if (v.fit) {
+      if (workload.kind !== "trace") throw new PrecopyError("config", "--fit needs a trace file");
+      const f = parseFit(positionals[0]);
+      const fa = analyzeWorkload(f, { pages: f.minPages, durationNs: a.durationNs, seed: c.seed });
+      fit = {
+        quantumNs: f.model.quantumNs,
+        classes: f.model.classes,
+        comparison: a.workingSet.map((p, i) => ({
+          windowNs: p.windowNs,
+          measured: p.frames,
+          fitted: fa.workingSet[i].frames,
+          errorPct: p.frames ? 100 * (fa.workingSet[i].frames / p.frames - 1) : 0,
+        })),
+      };
+    }
+    if (v.json) io.out(JSON.stringify(fit ? { ...a, fit } : a) + "\n");
+    else io.out(formatAnalysis(a) + (fit ? formatFit(fit) : ""));
     return Promise.resolve(0);
   } catch (e) {
     return Promise.resolve(reportError(e, io));

@@ -24,6 +24,7 @@
 
 import { PrecopyError } from "./errors.ts";
 import { createRng, mixSeed, type Rng, shuffle } from "./rng.ts";
+import { parseFit } from "./fit.ts";
 import { isTraceSpec, openTrace } from "./trace.ts";
 import { parseCount, parseDuration, parseShare, parseSize } from "./units.ts";
 
@@ -386,6 +387,7 @@ export function mergeStreams(streams: AccessStream[]): AccessStream {
  */
 export function parseWorkload(spec: string, pageSize = 4096): Workload {
   const s = spec.trim();
+  if (s.startsWith("fit:")) return parseFit(s.slice(4), pageSize);
   if (isTraceSpec(s)) return openTrace(s, pageSize);
   const colon = s.indexOf(":");
   const name = colon < 0 ? s : s.slice(0, colon);
