@@ -182,3 +182,38 @@ Deno.test("deno task trace imports, exports and describes traces", async () => {
   assert.equal(await runTrace(["frobnicate"], io), 2);
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("a block compressed by CompressionStream('deflate-raw') reads back: the formats agree", async () => {
+  const dir = Deno.makeTempDirSync();
+  // An uncompressed trace's block payload, recompressed by the Streams API and spliced in.
+  const raw = `${dir}/raw.pctrace`;
+  const w = new TraceWriter(raw, { frames: 32 });
+  for (let i = 0; i < 1000; i++) w.append(i * 7, (i * 5) % 32, 1);
+  w.close();
+  const b = Deno.readFileSync(raw);
+  const dv = new DataView(b.buffer);
+  const head = 32 + 8 * dv.getUint32(24, true);
+  const len = dv.getUint32(head + 8, true);
+  const payload = b.subarray(head + 32, head + 32 + len);
+  const stream = new Blob([payload]).stream().pipeThrough(new CompressionStream("deflate-raw"));
+  const packed = new Uint8Array(await new Response(stream).arrayBuffer());
+  const { crc32 } = await import("node:zlib");
+  const out = new Uint8Array(b.length - len + packed.length);
+  out.set(b.subarray(0, head + 32));
+  out.set(packed, head + 32);
+  out.set(b.subarray(head + 32 + len), head + 32 + packed.length);
+  const odv = new DataView(out.buffer);
+  odv.setUint16(10, odv.getUint16(10, true) | 4, true); // compressed flag
+  odv.setUint32(28, 0, true);
+  odv.setUint32(head + 8, packed.length, true);
+  odv.setUint32(head + 12, crc32(packed) >>> 0, true);
+  // the header checksum covers bytes 0–27 and the range table
+  const table = out.subarray(32, head);
+  odv.setUint32(28, crc32(table, crc32(out.subarray(0, 28))) >>> 0, true);
+  Deno.writeFileSync(`${dir}/cs.pctrace`, out);
+  assert.deepEqual(
+    drain(openTrace(`${dir}/cs.pctrace`).open(32, 1)),
+    drain(openTrace(raw).open(32, 1)),
+  );
+  Deno.removeSync(dir, { recursive: true });
+});
