@@ -46,6 +46,7 @@
 
 export {
   type ClearMode,
+  type ConfigInput,
   DEFAULT_CONFIG,
   type IterationRule,
   type MigrationConfig,

@@ -1,10 +1,10 @@
 // Engine throughput: whole migrations of a 1 GiB guest (262 144 frames). Divide the pages
 // sent (printed once below) by the time per run for pages/s. Run: deno task microbench
-import { loadPolicy, type MigrationConfig, parseWorkload, simulate } from "../mod.ts";
+import { type ConfigInput, loadPolicy, parseWorkload, simulate } from "../mod.ts";
 
 const sequential = await loadPolicy("sequential");
 const staged = await loadPolicy("staged-history");
-const cases: [string, string, Partial<MigrationConfig>, typeof sequential][] = [
+const cases: [string, string, ConfigInput, typeof sequential][] = [
   ["idle, sends only", "idle", {}, sequential],
   ["uniform 20k writes/s, clear=send", "uniform:rate=20k", { clear: "send" }, sequential],
   ["uniform 20k writes/s, clear=round", "uniform:rate=20k", { clear: "round" }, sequential],

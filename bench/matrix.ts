@@ -15,6 +15,7 @@
 
 import { parseArgs } from "node:util";
 import {
+  type ConfigInput,
   formatDuration,
   formatTable,
   type LoadedPolicy,
@@ -30,6 +31,7 @@ import {
 } from "../mod.ts";
 import { configFromFlags, reportError } from "../harness/cli.ts";
 import { isTraceSpec } from "../harness/trace.ts";
+import { TRACKER_KINDS } from "../harness/tracker.ts";
 
 /** A stop regime of the matrix. */
 export interface Regime {
@@ -38,7 +40,7 @@ export interface Regime {
   /** What it models. */
   description: string;
   /** Configuration it sets. */
-  config: Partial<MigrationConfig>;
+  config: ConfigInput;
 }
 
 /** The two regimes DESIGN.md asks the bench to show. */
@@ -152,6 +154,8 @@ Runs policies/*.ts x fixtures/workloads.json x clear=send,round x regimes:
 ${REGIMES.map((r) => `  ${r.name.padEnd(6)} ${r.description}`).join("\n")}
 In each table, * marks the lowest downtime and + the fewest pages sent among the
 non-bound policies of that clear mode and regime; bounds (oracles) are listed last.
+Then the profiling-overhead comparison: uniform-light, hotcold and gcc profiled for 5s
+by every tracker (${"ept-ad, wp, pml, dirty-ring"}), written to profiling.json too.
 `;
 
 function cellTable(results: Result[]): string {
@@ -232,7 +236,7 @@ export function formatMatrix(results: Result[], fixtures: FixtureWorkload[]): st
  */
 export function runMatrix(
   jobs: Job[],
-  base: Partial<MigrationConfig>,
+  base: ConfigInput,
   onDone?: (i: number, job: Job) => void,
 ): Result[] {
   return jobs.map((job, i) => {
@@ -247,6 +251,78 @@ export function runMatrix(
     onDone?.(i, job);
     return { workload: f.name, regime: job.regime.name, report };
   });
+}
+
+/** Workloads of the profiling-overhead comparison (those present in the fixtures). */
+const PROFILED = ["uniform-light", "hotcold", "gcc"];
+/** How long each is profiled before migration starts. */
+const PROFILE_SPAN = "5s";
+
+/** One tracker profiling one workload. */
+export interface OverheadRow {
+  /** Fixture name. */
+  workload: string;
+  /** Tracker kind. */
+  tracker: string;
+  /** Profiled span, ns. */
+  spanNs: number;
+  /** The tracking costs over that span. */
+  profiling: RunReport["profiling"];
+}
+
+/**
+ * The paper's second claim, measured: the same workloads profiled for the same span at
+ * the same interval by every tracker; guest slowdown, exits and host CPU side by side.
+ *
+ * @param fixtures the fixture workloads (those named in PROFILED are used)
+ * @param base shared configuration
+ * @param policy any policy (the migration after the profiled span is not reported)
+ * @returns one row per workload and tracker
+ */
+export function profilingOverhead(
+  fixtures: FixtureWorkload[],
+  base: ConfigInput,
+  policy: LoadedPolicy,
+): OverheadRow[] {
+  const rows: OverheadRow[] = [];
+  for (const f of fixtures.filter((w) => PROFILED.includes(w.name))) {
+    for (const tracker of TRACKER_KINDS) {
+      const [r] = runMatrix(
+        [{ workload: { ...f, start: PROFILE_SPAN }, policy, clear: "round", regime: REGIMES[1] }],
+        { ...base, tracker },
+      );
+      rows.push({
+        workload: f.name,
+        tracker,
+        spanNs: r.report.config.startNs,
+        profiling: r.report.profiling,
+      });
+    }
+  }
+  return rows;
+}
+
+/**
+ * Formats the profiling-overhead comparison.
+ *
+ * @param rows the rows
+ * @returns text for a terminal
+ */
+export function formatOverhead(rows: OverheadRow[]): string {
+  if (rows.length === 0) return "";
+  return `== profiling overhead: each workload profiled for ${PROFILE_SPAN} at the same interval by every tracker\n` +
+    formatTable(
+      ["workload", "tracker", "exits", "guest overhead", "guest slowdown", "host CPU", "flushes"],
+      rows.map((r) => [
+        r.workload,
+        r.tracker,
+        r.profiling.exits.toLocaleString("en-US"),
+        formatDuration(r.profiling.guestOverheadNs),
+        `${r.profiling.slowdownPct.toFixed(3)}%`,
+        formatDuration(r.profiling.hostCpuNs),
+        r.profiling.flushes.toLocaleString("en-US"),
+      ]),
+    ) + "\n";
 }
 
 /**
@@ -331,7 +407,6 @@ export async function main(args: string[]): Promise<number> {
       }
     });
     if (io.interactive) err("\r\x1b[K");
-    const secs = ((performance.now() - t0) / 1000).toFixed(1);
     const outDir = v.out ?? new URL("./results", import.meta.url).pathname;
     const records = results.map((r) => ({ fixture: r.workload, regime: r.regime, ...r.report }));
     Deno.mkdirSync(outDir, { recursive: true });
@@ -343,10 +418,13 @@ export async function main(args: string[]): Promise<number> {
         results.map((r) => ({ fixture: r.workload, regime: r.regime, ...reportRow(r.report) })),
       ),
     );
-    if (v.json) io.out(JSON.stringify(records) + "\n");
-    else io.out(formatMatrix(results, withDefaults) + "\n");
+    const overhead = profilingOverhead(withDefaults, base, policies[0]);
+    const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    Deno.writeTextFileSync(`${outDir}/profiling.json`, JSON.stringify(overhead, null, 1) + "\n");
+    if (v.json) io.out(JSON.stringify({ runs: records, profiling: overhead }) + "\n");
+    else io.out(formatMatrix(results, withDefaults) + "\n" + formatOverhead(overhead) + "\n");
     err(
-      `${jobs.length} runs (${policies.length} policies × ${withDefaults.length} workloads × ${CLEARS.length} clear modes × ${REGIMES.length} regimes) in ${secs} s; results in ${outDir}/results.{json,csv}\n`,
+      `${jobs.length} runs (${policies.length} policies × ${withDefaults.length} workloads × ${CLEARS.length} clear modes × ${REGIMES.length} regimes) and ${overhead.length} profiling runs in ${secs} s; results in ${outDir}/results.{json,csv}, profiling.json\n`,
     );
     return 0;
   } catch (e) {

@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { DEFAULT_CONFIG, type MigrationConfig, simulate } from "./engine.ts";
+import { type ConfigInput, DEFAULT_CONFIG, type MigrationConfig, simulate } from "./engine.ts";
 import { PrecopyError } from "./errors.ts";
 import { loadPolicies, loadPolicy } from "./policy.ts";
 import { formatReport } from "./report.ts";
@@ -43,10 +43,12 @@ usage: deno task sim [options]
   --qemu-max-wait T       iteration=qemu: sending between two checks of pending bytes  [50ms]
   --clear MODE            when dirty state resets: round, chunk:N, send                  [send]
   --tracker KIND          dirty tracking: ${TRACKER_KINDS.join(", ")}                    [ept-ad]
+  --vcpus N               guest vCPUs (PML buffers and dirty rings are per vCPU)          [1]
+  --ring-entries N        dirty-ring: entries per vCPU ring, a power of two           [4096]
   --page-header N         wire bytes per page beside its content                          [8]
   --device-state SIZE     bytes sent during downtime besides pages                        [0]
   --pause-resume T        pause/resume overhead added to downtime                         [0s]
-  --start T               trace time at which migration starts (profiling runs before)    [1s]
+  --start T, --warmup T   how long the guest runs with the profiler on before migration   [1s]
   --profile-interval T    profiling scan interval                                     [100ms]
   --history N             profiling intervals kept per frame (1-32)                      [16]
   --seed N                seed for generators and randomized policies                     [1]
@@ -89,6 +91,9 @@ const OPTIONS = {
   "device-state": { type: "string" },
   "pause-resume": { type: "string" },
   start: { type: "string" },
+  warmup: { type: "string" },
+  vcpus: { type: "string" },
+  "ring-entries": { type: "string" },
   "profile-interval": { type: "string" },
   history: { type: "string" },
   seed: { type: "string" },
@@ -128,9 +133,9 @@ function parseParamFlags(list: string[] | undefined): Record<string, string> {
  */
 export function configFromFlags(
   v: Record<string, string | boolean | string[] | undefined>,
-): Partial<MigrationConfig> {
+): ConfigInput {
   const s = (k: string) => (typeof v[k] === "string" ? v[k] as string : undefined);
-  const c: Partial<MigrationConfig> = {};
+  const c: ConfigInput = {};
   const pageSize = DEFAULT_CONFIG.pageSize;
   if (s("memory") !== undefined && s("pages") !== undefined) {
     throw new PrecopyError("config", "--memory and --pages both given; use one");
@@ -176,7 +181,17 @@ export function configFromFlags(
   };
   if (s("qemu-max-wait") !== undefined) c.qemuMaxWaitNs = dur("qemu-max-wait");
   if (s("pause-resume") !== undefined) c.pauseResumeNs = dur("pause-resume");
+  if (s("start") !== undefined && s("warmup") !== undefined) {
+    throw new PrecopyError("config", "--start and --warmup both given; they are the same");
+  }
   if (s("start") !== undefined) c.startNs = dur("start");
+  if (s("warmup") !== undefined) c.startNs = dur("warmup");
+  const costs: Record<string, number> = {};
+  if (s("vcpus") !== undefined) costs.vcpus = parseInteger(s("vcpus")!, "--vcpus", 1, 4096);
+  if (s("ring-entries") !== undefined) {
+    costs.ringEntries = parseInteger(s("ring-entries")!, "--ring-entries", 1, 1 << 24);
+  }
+  if (Object.keys(costs).length) c.trackerCosts = costs;
   if (s("profile-interval") !== undefined) c.profileIntervalNs = dur("profile-interval");
   if (s("history") !== undefined) c.historyLength = parseInteger(s("history")!, "--history", 1, 32);
   if (s("seed") !== undefined) c.seed = parseInteger(s("seed")!, "--seed", 0, 0xffffffff);

@@ -49,7 +49,15 @@ Deno.test("runSim() names the flag and the accepted form for bad values", async 
     [["--max-rounds", "0"], /--max-rounds: '0' is not a whole number from 1/],
     [["--clear", "sometimes"], /--clear: 'sometimes' is not round, send, chunk or chunk:N/],
     [["--iteration", "xen"], /--iteration: 'xen' is not drain or qemu/],
-    [["--tracker", "pml"], /--tracker: 'pml' is not available; available: ept-ad/],
+    [
+      ["--tracker", "tlb"],
+      /--tracker: 'tlb' is not available; available: ept-ad, wp, pml, dirty-ring/,
+    ],
+    [["--vcpus", "0"], /--vcpus: '0' is not a whole number from 1/],
+    [
+      ["--tracker", "dirty-ring", "--ring-entries", "1000"],
+      /ringEntries: 1000 is not a power of two/,
+    ],
     [["--param", "window"], /--param: 'window' is not k=v/],
     [["--policy", "hot-defer", "--param", "windw=3"], /unknown parameter 'windw'/],
     [["--workload", "uniform:rate=-5"], /rate: '-5' is not a number/],

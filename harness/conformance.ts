@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type MigrationConfig, type RunReport, simulate } from "./engine.ts";
+import { type ConfigInput, type RunReport, simulate } from "./engine.ts";
 import { createFuture, writeRates } from "./future.ts";
 import { UpdateHistory } from "./history.ts";
 import {
@@ -18,6 +18,7 @@ import {
   type RoundView,
 } from "./policy.ts";
 import { createRng, type Rng } from "./rng.ts";
+import { TRACKER_KINDS } from "./tracker.ts";
 import { parseWorkload } from "./workload.ts";
 
 /** One check of the suite. */
@@ -168,11 +169,17 @@ function checkReport(policy: LoadedPolicy, r: RunReport, what: string): void {
  * ```
  */
 export function conformanceChecks(policy: LoadedPolicy): ConformanceCheck[] {
-  const runs: [string, Partial<MigrationConfig>][] = [
+  const runs: [string, ConfigInput][] = [
     ["clear=send, drain", { clear: "send" }],
     ["clear=round, drain", { clear: "round" }],
     ["clear=chunk:64, qemu", { clear: "chunk:64", iteration: "qemu" }],
     ["Xen regime", { downtimeLimitNs: 0, maxRounds: 5, minPending: 50 }],
+    ...TRACKER_KINDS.filter((k) => k !== "ept-ad").flatMap((tracker) =>
+      (["send", "round", "chunk:64"] as const).map((clear): [string, ConfigInput] => [
+        `tracker=${tracker}, clear=${clear}, 2 vCPUs`,
+        { tracker, clear, trackerCosts: { vcpus: 2, ringEntries: 256 } },
+      ])
+    ),
   ];
   return [
     {

@@ -90,6 +90,11 @@ export interface MigrationConfig {
   seed: number;
 }
 
+/** Configuration overrides: any item of {@link MigrationConfig}, tracker costs in part. */
+export type ConfigInput = Partial<Omit<MigrationConfig, "trackerCosts">> & {
+  trackerCosts?: Partial<TrackerCosts>;
+};
+
 /** Defaults of {@link MigrationConfig} (1 GiB guest). */
 export const DEFAULT_CONFIG: Readonly<MigrationConfig> = Object.freeze({
   pages: 262144,
@@ -184,8 +189,10 @@ export interface RunReport {
   guestWrites: number;
   /** Guest reads between migration start and pause. */
   guestReads: number;
-  /** Tracking costs over the whole run, warm-up included. */
-  tracker: TrackerStats;
+  /** Tracking costs during the migration (from its start to the guest's resume). */
+  tracker: TrackerStats & { slowdownPct: number };
+  /** Tracking costs while the profiler ran before migration (`startNs` long). */
+  profiling: TrackerStats & { slowdownPct: number };
   /** Per pre-copy round. */
   perRound: RoundRow[];
   /** Every frame's destination version equals its source version (else the run throws). */
@@ -213,7 +220,7 @@ export interface SimulationInput {
   /** Policy parameter overrides: texts (`"16"`) or typed values. */
   params?: Record<string, string | ParamValue>;
   /** Configuration overrides. */
-  config?: Partial<MigrationConfig>;
+  config?: ConfigInput;
   /** Called after every round. */
   onProgress?: (p: Progress) => void;
   /**
@@ -267,7 +274,7 @@ export function parseClear(text: string): { mode: "round" | "send" | "chunk"; ch
  * assert.throws(() => resolveConfig({ bandwidth: 0 }), /bandwidth/);
  * ```
  */
-export function resolveConfig(c: Partial<MigrationConfig> = {}): MigrationConfig {
+export function resolveConfig(c: ConfigInput = {}): MigrationConfig {
   const cfg: MigrationConfig = {
     ...DEFAULT_CONFIG,
     ...c,
@@ -308,7 +315,8 @@ export function resolveConfig(c: Partial<MigrationConfig> = {}): MigrationConfig
   nonNeg(cfg.oracleHorizonNs, "oracleHorizonNs");
   int(cfg.seed, "--seed", 0, 0xffffffff);
   for (const [k, v] of Object.entries(cfg.trackerCosts)) nonNeg(v, `trackerCosts.${k}`);
-  int(cfg.trackerCosts.vcpus, "trackerCosts.vcpus", 1, 4096);
+  int(cfg.trackerCosts.vcpus, "--vcpus", 1, 4096);
+  int(cfg.trackerCosts.ringEntries, "--ring-entries", 128, 1 << 24);
   return cfg;
 }
 
@@ -358,6 +366,7 @@ class Migration {
   chunkT: Float64Array = new Float64Array(0);
   chunkP: Uint32Array = new Uint32Array(0);
   chunkO: Uint8Array = new Uint8Array(0);
+  chunkV: Uint16Array | null = null;
   chunkLen = 0;
   ci = 0;
   streamDone = false;
@@ -444,6 +453,7 @@ class Migration {
     this.chunkT = c.t;
     this.chunkP = c.pfn;
     this.chunkO = c.op;
+    this.chunkV = c.vcpu ?? null;
     this.chunkLen = c.length;
     this.ci = 0;
     return true;
@@ -604,8 +614,9 @@ class Migration {
     const maxWait = this.cfg.qemuMaxWaitNs, prefetchNs = PREFETCH_SENDS * this.wirePage * nsPerByte;
     const clearMode = this.clearMode === "send" ? 1 : this.clearMode === "chunk" ? 2 : 0;
     let t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
+    let vc = this.chunkV, base = this.accessIndex;
     let prev = this.lastAccessNs, nextScan = this.nextScanNs;
-    const c = this.c;
+    const c = this.c, vcpus = this.cfg.trackerCosts.vcpus;
     let segBytes = 0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0, sink = 0;
     let keep: Uint8Array | null = null;
     const total = order.length;
@@ -616,6 +627,7 @@ class Migration {
           this.#save(i, prev);
           keep = filter(k, now + Math.round(segBytes * nsPerByte));
           t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
+          vc = this.chunkV, base = this.accessIndex;
           prev = this.lastAccessNs, nextScan = this.nextScanNs;
         }
         if (keep !== null && keep[k % BATCH] === 0) continue;
@@ -634,6 +646,7 @@ class Migration {
           this.#save(i, prev);
           if (!this.loadChunk()) break;
           t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = 0;
+          vc = this.chunkV, base = this.accessIndex;
         }
         const at = t[i];
         if (at >= limit) break;
@@ -647,6 +660,8 @@ class Migration {
         prev = at;
         const p = pf[i];
         if (p >= pages) this.badAccess(i, `frame ${p} is outside the guest's ${pages} frames`);
+        // vCPU: the workload's own id, else spread round-robin
+        const v = vcpus === 1 ? 0 : vc !== null ? vc[i] % vcpus : (base + i) % vcpus;
         if (op[i] === OP_WRITE) {
           let f = fr[2 * p];
           if ((f & (F_SENT | F_MODIFIED)) === F_SENT) c[C_WASTED]++; // the sent copy went stale
@@ -660,9 +675,9 @@ class Migration {
             rd[p] = 1;
             rdl.push(p);
           }
-          tracker.onAccess(p, true);
+          tracker.onAccess(p, true, v);
         } else {
-          tracker.onAccess(p, false);
+          tracker.onAccess(p, false, v);
           c[C_READS]++;
         }
         i++;
@@ -709,6 +724,7 @@ class Migration {
     this.advance(start);
     this.writesAtStart = this.c[C_WRITES];
     this.readsAtStart = this.c[C_READS];
+    const warm = this.tracker.stats;
     // Setup: logging starts with a sync whose result is discarded; every frame is pending.
     const [, setupCost] = this.sync();
     this.tracker.clearAll();
@@ -855,7 +871,8 @@ class Migration {
       wastedSends: this.c[C_WASTED],
       guestWrites,
       guestReads,
-      tracker: { ...this.tracker.stats },
+      tracker: migrationPart(this.tracker.stats, warm, now + downtimeNs - start),
+      profiling: profilingPart(warm, start),
       perRound: rows,
       verified: true,
     };
@@ -879,6 +896,34 @@ class Migration {
       );
     }
   }
+}
+
+/** Tracker costs from `warm` (the snapshot at migration start) to `end`. */
+function migrationPart(
+  end: TrackerStats,
+  warm: TrackerStats,
+  spanNs: number,
+): TrackerStats & { slowdownPct: number } {
+  const byCause: Record<string, number> = {};
+  for (const [k, v] of Object.entries(end.exitsByCause)) {
+    byCause[k] = v - (warm.exitsByCause[k] ?? 0);
+  }
+  const guest = end.guestOverheadNs - warm.guestOverheadNs;
+  return {
+    kind: end.kind,
+    exits: end.exits - warm.exits,
+    exitsByCause: byCause,
+    guestOverheadNs: guest,
+    hostCpuNs: end.hostCpuNs - warm.hostCpuNs,
+    flushes: end.flushes - warm.flushes,
+    scanEntries: end.scanEntries - warm.scanEntries,
+    slowdownPct: spanNs > 0 ? 100 * guest / spanNs : 0,
+  };
+}
+
+/** Tracker costs of the profiling period before migration. */
+function profilingPart(warm: TrackerStats, spanNs: number): TrackerStats & { slowdownPct: number } {
+  return { ...warm, slowdownPct: spanNs > 0 ? 100 * warm.guestOverheadNs / spanNs : 0 };
 }
 
 function resolveParamsMixed(

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  type ConfigInput,
   loadPolicies,
   type MigrationConfig,
   type ScriptedAccess,
@@ -33,9 +34,9 @@ const configArb = fc.record({
   maxRounds: fc.integer({ min: 1, max: 12 }),
   minPending: fc.integer({ min: 0, max: 6 }),
   startNs: fc.integer({ min: 0, max: 100_000 }),
-}) as fc.Arbitrary<Partial<MigrationConfig>>;
+}) as fc.Arbitrary<ConfigInput>;
 
-const BASE: Partial<MigrationConfig> = {
+const BASE: ConfigInput = {
   pages: FRAMES,
   bandwidth: 4104e6 / 4, // 4 µs per page
   profileIntervalNs: 20_000,

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import {
+  type ConfigInput,
   definePolicy,
   type LoadedPolicy,
   loadPolicy,
-  type MigrationConfig,
   PrecopyError,
   type RunReport,
   type ScriptedAccess,
@@ -14,7 +14,7 @@ import { createTracker } from "./tracker.ts";
 
 // A link of exactly one page per microsecond: 4096 + 8 header bytes per 1000 ns.
 // Tracking costs are zero so syncs take no time; the profiler stays out of the way.
-const BASE: Partial<MigrationConfig> = {
+const BASE: ConfigInput = {
   pages: 4,
   bandwidth: 4104e6,
   startNs: 0,
@@ -27,7 +27,7 @@ const sequential = await loadPolicy("sequential");
 
 function run(
   accesses: ScriptedAccess[],
-  config: Partial<MigrationConfig> = {},
+  config: ConfigInput = {},
   policy: LoadedPolicy = sequential,
   zero: number[] = [],
 ): RunReport {
@@ -192,7 +192,7 @@ Deno.test("simulate() fails verification when the tracker misses a write", () =>
         ...t,
         kind: "broken",
         stats: t.stats,
-        onAccess: (p: number, w: boolean) => t.onAccess(p, w),
+        onAccess: (p: number, w: boolean, v: number) => t.onAccess(p, w, v),
         sync: () => {
           const r = t.sync();
           return { newly: new Uint32Array(0), logged: 0, costNs: r.costNs };

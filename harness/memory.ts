@@ -5,6 +5,10 @@
  * @module
  */
 
+/** EPT dirty bit of the frame's leaf, where a tracker models it (`pml`). */
+export const F_DBIT = 2;
+/** The frame is write-protected: its next write traps (`wp`, `dirty-ring`). */
+export const F_WP = 1024;
 /** The tracker's dirty log: the hypervisor knows the frame was written since its clear. */
 export const F_LOG = 4;
 /** Reported dirty at the last sync and not cleared since (QEMU's clear_bmap view). */

@@ -62,9 +62,13 @@ export const REPORT_COLUMNS: readonly string[] = [
   "stopCopyPages",
   "wastedSends",
   "guestWrites",
+  "tracker",
   "exits",
   "guestOverheadNs",
   "hostCpuNs",
+  "slowdownPct",
+  "profilingExits",
+  "profilingSlowdownPct",
 ];
 
 /**
@@ -107,9 +111,13 @@ export function reportRow(r: RunReport): Record<string, string | number | boolea
     stopCopyPages: r.stopCopyPages,
     wastedSends: r.wastedSends,
     guestWrites: r.guestWrites,
+    tracker: r.config.tracker,
     exits: r.tracker.exits,
     guestOverheadNs: r.tracker.guestOverheadNs,
     hostCpuNs: r.tracker.hostCpuNs,
+    slowdownPct: r.tracker.slowdownPct,
+    profilingExits: r.profiling.exits,
+    profilingSlowdownPct: r.profiling.slowdownPct,
   };
 }
 
@@ -160,6 +168,16 @@ export function reportCsv(reports: RunReport[]): string {
 
 const n = (v: number) => v.toLocaleString("en-US");
 
+function trackerLine(label: string, t: RunReport["tracker"], over: string): string {
+  const causes = Object.entries(t.exitsByCause).filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${n(v)}`).join(", ");
+  return `${label} ${n(t.exits)} exits${causes ? ` (${causes})` : ""}, ${
+    formatDuration(t.guestOverheadNs)
+  } guest overhead (${t.slowdownPct.toFixed(2)}% slowdown over the ${over}), ${
+    formatDuration(t.hostCpuNs)
+  } host CPU, ${n(t.flushes)} flushes`;
+}
+
 /**
  * The human view of one run: a summary and the per-round table.
  *
@@ -197,11 +215,9 @@ export function formatReport(r: RunReport): string {
       n(r.redundantResends)
     })  wasted sends ${n(r.wastedSends)}`,
     `stop-copy  ${n(r.stopCopyPages)} pages`,
-    `guest      ${n(r.guestWrites)} writes during migration; tracking: ${
-      n(r.tracker.exits)
-    } exits, ${formatDuration(r.tracker.guestOverheadNs)} guest overhead, ${
-      formatDuration(r.tracker.hostCpuNs)
-    } host CPU, ${n(r.tracker.flushes)} flushes`,
+    `guest      ${n(r.guestWrites)} writes during migration`,
+    trackerLine("tracking  ", r.tracker, "migration"),
+    trackerLine("profiling ", r.profiling, `${formatDuration(r.config.startNs)} before it`),
     "",
   ];
   const rows = r.perRound.map((x) => [

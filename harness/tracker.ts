@@ -4,9 +4,23 @@
  * sync, clears the log when told (at the round's sync, per chunk or per page), and feeds
  * the profiling history.
  *
- * Implemented here: `ept-ad`, the seed paper's mechanism — no VM exits; a scan walks every
- * EPT leaf, reads and clears the accessed/dirty bits, then invalidates cached translations
- * (INVEPT). Other mechanisms (`wp`, `pml`, `dirty-ring`) plug in behind the same interface.
+ * Mechanisms (`--tracker`):
+ *
+ * - `ept-ad` — the seed paper's: no VM exits; a scan walks every EPT leaf, reads and
+ *   clears the accessed/dirty bits, then invalidates cached translations (INVEPT).
+ * - `wp` — write-protection dirty logging: the first write to a protected frame is a VM
+ *   exit that logs it and unprotects it; later writes are invisible until it is protected
+ *   again (a clear re-protects; the profiler re-protects every frame it saw written, which
+ *   is what makes write-protection profiling costly). Reads are invisible.
+ * - `pml` — page-modification logging: a D-bit 0→1 transition appends the frame to its
+ *   vCPU's 512-entry buffer, and a full buffer is a VM exit; clears reset D bits.
+ * - `dirty-ring` — KVM's per-vCPU rings over write-protection: each first write after a
+ *   reset traps and is pushed to the vCPU's ring; a ring at its soft limit (size − 64)
+ *   is one more exit to harvest it; a sync harvests and resets (re-protects).
+ *
+ * vCPU ids come from the workload (traces may record them) modulo `vcpus`, or are spread
+ * round-robin over `vcpus` for generators. Exits and translation refills are reported as
+ * guest overhead; they do not yet stretch the guest's timeline.
  *
  * How `ept-ad` is simulated: while every clear is followed by a flush (always, so far), a
  * leaf's A/D bits are set by the first access after the last scan and harvested by the
@@ -23,7 +37,7 @@
  */
 
 import { PrecopyError } from "./errors.ts";
-import { F_IV_A, F_IV_W, F_LOG, FrameList, type GuestMemory } from "./memory.ts";
+import { F_DBIT, F_IV_A, F_IV_W, F_LOG, F_WP, FrameList, type GuestMemory } from "./memory.ts";
 
 /** Cost parameters of a tracker, all in nanoseconds. */
 export interface TrackerCosts {
@@ -35,6 +49,10 @@ export interface TrackerCosts {
   flushGuestNs: number;
   /** vCPUs of the guest (default 1). */
   vcpus: number;
+  /** Guest time of one VM exit round trip (default 800 ns: ≈2 000 cycles at 2.5 GHz). */
+  exitNs: number;
+  /** `dirty-ring`: entries per vCPU ring, a power of two (default 4096, KVM's advice). */
+  ringEntries: number;
 }
 
 /** Default {@link TrackerCosts}. */
@@ -43,6 +61,8 @@ export const DEFAULT_TRACKER_COSTS: Readonly<TrackerCosts> = Object.freeze({
   flushHostNs: 1000,
   flushGuestNs: 2000,
   vcpus: 1,
+  exitNs: 800,
+  ringEntries: 4096,
 });
 
 /** What a tracker cost, accumulated over the whole run (warm-up included). */
@@ -51,7 +71,9 @@ export interface TrackerStats {
   kind: string;
   /** VM exits caused by tracking. */
   exits: number;
-  /** Guest time lost to tracking (exits, translation refills). */
+  /** Exits by cause: `wpFault`, `pmlFull`, `ringFull`. */
+  exitsByCause: Record<string, number>;
+  /** Guest time lost to tracking (exits × exitNs + flushes × flushGuestNs × vcpus). */
   guestOverheadNs: number;
   /** Host CPU time spent by tracking (scans, clears, flushes). */
   hostCpuNs: number;
@@ -89,8 +111,9 @@ export interface DirtyTracker {
    * Called for every guest access, after the engine updated the frame's content state.
    * @param pfn the frame
    * @param write whether the access is a write
+   * @param vcpu the vCPU that made it (0 … vcpus−1)
    */
-  onAccess(pfn: number, write: boolean): void;
+  onAccess(pfn: number, write: boolean, vcpu: number): void;
   /** Reads the dirty state into the log and reports what is newly logged. */
   sync(): SyncResult;
   /** Clears the log of every frame (legacy GET_DIRTY_LOG). */
@@ -103,114 +126,264 @@ export interface DirtyTracker {
   profile(): ProfileResult;
 }
 
-/** The seed paper's EPT A/D scanner. */
-class EptAdTracker implements DirtyTracker {
-  readonly kind = "ept-ad";
-  readonly #m: GuestMemory;
-  readonly #c: TrackerCosts;
-  readonly #newly = new FrameList(4096);
+/**
+ * What every mechanism shares: the dirty log (F_LOG, with the frames newly logged since
+ * the last sync), the profiling interval's lists, and cost counters. Subclasses decide
+ * which accesses the hardware reports and what a clear or a scan does.
+ */
+abstract class BaseTracker implements DirtyTracker {
+  abstract readonly kind: string;
+  protected readonly m: GuestMemory;
+  protected readonly c: TrackerCosts;
+  protected readonly newly = new FrameList(4096);
   readonly #report = new FrameList(4096);
-  readonly #ivW = new FrameList(4096);
-  readonly #ivA = new FrameList(4096);
+  protected readonly ivW = new FrameList(4096);
+  protected readonly ivA = new FrameList(4096);
   /** The profiling interval now running (stamps name it), from 1. */
-  #interval = 1;
-  #logged = 0;
-  #entries = 0;
-  #flushes = 0;
+  protected interval = 1;
+  protected logged = 0;
+  protected entries = 0;
+  protected flushes = 0;
+  protected readonly exitCounts: Record<string, number> = {};
 
   constructor(memory: GuestMemory, costs: TrackerCosts) {
-    this.#m = memory;
-    this.#c = costs;
+    this.m = memory;
+    this.c = costs;
   }
 
   get stats(): TrackerStats {
-    const c = this.#c;
+    const c = this.c;
+    const exits = Object.values(this.exitCounts).reduce((a, b) => a + b, 0);
     return {
       kind: this.kind,
-      exits: 0,
-      guestOverheadNs: this.#flushes * c.flushGuestNs * c.vcpus,
-      hostCpuNs: this.#entries * c.scanEntryNs + this.#flushes * c.flushHostNs,
-      flushes: this.#flushes,
-      scanEntries: this.#entries,
+      exits,
+      exitsByCause: { ...this.exitCounts },
+      guestOverheadNs: exits * c.exitNs + this.flushes * c.flushGuestNs * c.vcpus,
+      hostCpuNs: this.entries * c.scanEntryNs + this.flushes * c.flushHostNs,
+      flushes: this.flushes,
+      scanEntries: this.entries,
     };
   }
 
-  onAccess(p: number, write: boolean): void {
-    const fr = this.#m.frames, i = 2 * p;
+  protected exit(cause: string): void {
+    this.exitCounts[cause] = (this.exitCounts[cause] ?? 0) + 1;
+  }
+
+  abstract onAccess(pfn: number, write: boolean, vcpu: number): void;
+
+  /** Records what the hardware reported of an access: the interval lists and the log. */
+  protected seen(p: number, write: boolean): void {
+    const fr = this.m.frames, i = 2 * p;
     let f = fr[i];
-    if (fr[i + 1] !== this.#interval) { // first access in this interval
-      fr[i + 1] = this.#interval;
+    if (fr[i + 1] !== this.interval) { // first report in this interval
+      fr[i + 1] = this.interval;
       f &= ~(F_IV_A | F_IV_W);
     }
     if ((f & F_IV_A) === 0) {
       f |= F_IV_A;
-      this.#ivA.push(p);
+      this.ivA.push(p);
     }
     if (write) {
       if ((f & F_IV_W) === 0) {
         f |= F_IV_W;
-        this.#ivW.push(p);
+        this.ivW.push(p);
       }
       if ((f & F_LOG) === 0) {
         f |= F_LOG;
-        this.#newly.push(p);
-        this.#logged++;
+        this.newly.push(p);
+        this.logged++;
       }
     }
     fr[i] = f;
   }
 
-  /** Charges one walk of every leaf plus the flush that makes its clears reliable. */
-  #walk(): number {
-    this.#entries += this.#m.pages;
-    this.flush();
-    return this.#m.pages * this.#c.scanEntryNs + this.#c.flushHostNs;
-  }
+  /** Host time of a sync; the sender waits for it. */
+  protected abstract syncCost(): number;
 
   sync(): SyncResult {
-    const costNs = this.#walk();
-    const fr = this.#m.frames, n = this.#newly, r = this.#report;
+    const costNs = this.syncCost();
+    const fr = this.m.frames, n = this.newly, r = this.#report;
     r.reset();
     for (let i = 0; i < n.length; i++) {
       const p = n.buf[i];
       if ((fr[2 * p] & F_LOG) !== 0) r.push(p);
     }
     n.reset();
-    return { newly: r.view(), logged: this.#logged, costNs };
+    return { newly: r.view(), logged: this.logged, costNs };
   }
 
   clearAll(): void {
-    const fr = this.#m.frames;
-    for (let i = 0; i < fr.length; i += 2) fr[i] &= ~F_LOG;
-    this.#logged = 0;
+    const fr = this.m.frames;
+    for (let i = 0; i < fr.length; i += 2) {
+      if ((fr[i] & F_LOG) !== 0) this.rearm(i >> 1);
+      fr[i] &= ~F_LOG;
+    }
+    this.logged = 0;
   }
 
   clear(p: number): void {
-    const fr = this.#m.frames, f = fr[2 * p];
+    const fr = this.m.frames, f = fr[2 * p];
     if ((f & F_LOG) !== 0) {
-      this.#logged--;
+      this.logged--;
       fr[2 * p] = f & ~F_LOG;
     }
-    this.#entries++;
+    this.rearm(p);
+    this.entries++;
   }
 
+  /** Makes the hardware report the frame's next write again (re-protect, clear D). */
+  protected abstract rearm(p: number): void;
+
   flush(): void {
-    this.#flushes++;
+    this.flushes++;
   }
 
   profile(): ProfileResult {
-    this.#walk();
-    const w = this.#ivW, a = this.#ivA;
+    const w = this.ivW, a = this.ivA;
+    this.profileScan(w.view());
     const out = { written: w.buf.slice(0, w.length), accessed: a.buf.slice(0, a.length) };
     w.reset();
     a.reset();
-    this.#interval++; // every frame's F_IV_* flags now belong to a past interval
+    this.interval++; // every frame's F_IV_* flags now belong to a past interval
     return out;
+  }
+
+  /** What closing an interval costs and does to the hardware state. */
+  protected abstract profileScan(written: Uint32Array): void;
+}
+
+/**
+ * The seed paper's EPT A/D scanner. While every clear is followed by a flush (always, so
+ * far), a leaf's A/D bits are set by the first access after a scan and harvested by the
+ * next scan: recording at the access and attributing it to the interval the next scan
+ * closes gives identical logs and histories, at one cache line per access. Every scan is
+ * still charged as a walk of all leaves plus a flush. Stale translations (a clear without
+ * a flush) need the bits themselves and are not modelled yet.
+ */
+class EptAdTracker extends BaseTracker {
+  readonly kind = "ept-ad";
+  onAccess(p: number, write: boolean): void {
+    this.seen(p, write);
+  }
+  #walk(): number {
+    this.entries += this.m.pages;
+    this.flush();
+    return this.m.pages * this.c.scanEntryNs + this.c.flushHostNs;
+  }
+  protected syncCost(): number {
+    return this.#walk();
+  }
+  protected rearm(): void {}
+  protected profileScan(): void {
+    this.#walk();
+  }
+}
+
+/** Write-protection dirty logging (legacy or manual clear, as `--clear` says). */
+class WpTracker extends BaseTracker {
+  readonly kind: string = "wp";
+  constructor(memory: GuestMemory, costs: TrackerCosts) {
+    super(memory, costs);
+    const fr = memory.frames;
+    for (let i = 0; i < fr.length; i += 2) fr[i] |= F_WP; // the profiler protects from the start
+    this.entries += memory.pages;
+    this.flush();
+  }
+  onAccess(p: number, write: boolean, vcpu: number): void {
+    if (!write) return; // protection sees writes only
+    const fr = this.m.frames;
+    if ((fr[2 * p] & F_WP) === 0) return; // unprotected: the write goes unseen
+    fr[2 * p] &= ~F_WP;
+    this.exit("wpFault");
+    this.logged_(p, vcpu);
+  }
+  /** A trapped write: logged. */
+  protected logged_(p: number, _vcpu: number): void {
+    this.seen(p, true);
+  }
+  protected syncCost(): number {
+    // GET_DIRTY_LOG: one bitmap word per 64 frames, and the re-protection's flush
+    this.entries += Math.ceil(this.m.pages / 64);
+    this.flush();
+    return Math.ceil(this.m.pages / 64) * this.c.scanEntryNs + this.c.flushHostNs;
+  }
+  protected rearm(p: number): void {
+    this.m.frames[2 * p] |= F_WP;
+  }
+  protected profileScan(written: Uint32Array): void {
+    // History from faults: re-protect every frame seen written, so its next write traps.
+    for (let i = 0; i < written.length; i++) this.m.frames[2 * written[i]] |= F_WP;
+    this.entries += written.length;
+    this.flush();
+  }
+}
+
+/** KVM's dirty ring, over write-protection. */
+class DirtyRingTracker extends WpTracker {
+  override readonly kind = "dirty-ring";
+  readonly #fill: Uint32Array;
+  readonly #soft: number;
+  constructor(memory: GuestMemory, costs: TrackerCosts) {
+    super(memory, costs);
+    this.#fill = new Uint32Array(costs.vcpus);
+    this.#soft = costs.ringEntries - 64;
+  }
+  protected override logged_(p: number, vcpu: number): void {
+    this.seen(p, true);
+    if (++this.#fill[vcpu] >= this.#soft) { // KVM_EXIT_DIRTY_RING_FULL: userspace harvests
+      this.exit("ringFull");
+      this.#fill[vcpu] = 0;
+    }
+  }
+  protected override syncCost(): number {
+    // harvest every ring entry, then KVM_RESET_DIRTY_RINGS (re-protect) and a flush
+    let n = 0;
+    for (let v = 0; v < this.#fill.length; v++) n += this.#fill[v], this.#fill[v] = 0;
+    this.entries += n;
+    this.flush();
+    return n * this.c.scanEntryNs + this.c.flushHostNs;
+  }
+}
+
+/** Page-modification logging. */
+class PmlTracker extends BaseTracker {
+  readonly kind = "pml";
+  readonly #fill: Uint32Array;
+  constructor(memory: GuestMemory, costs: TrackerCosts) {
+    super(memory, costs);
+    this.#fill = new Uint32Array(costs.vcpus);
+  }
+  onAccess(p: number, write: boolean, vcpu: number): void {
+    if (!write) return; // PML logs D-bit transitions only
+    const fr = this.m.frames;
+    if ((fr[2 * p] & F_DBIT) !== 0) return; // D already set: nothing is logged
+    fr[2 * p] |= F_DBIT;
+    this.seen(p, true);
+    if (++this.#fill[vcpu] === 512) { // the 512-entry buffer is full: a VM exit drains it
+      this.exit("pmlFull");
+      this.#fill[vcpu] = 0;
+    }
+  }
+  protected syncCost(): number {
+    let n = 0;
+    for (let v = 0; v < this.#fill.length; v++) n += this.#fill[v], this.#fill[v] = 0;
+    this.entries += n + Math.ceil(this.m.pages / 64);
+    this.flush();
+    return (n + Math.ceil(this.m.pages / 64)) * this.c.scanEntryNs + this.c.flushHostNs;
+  }
+  protected rearm(p: number): void {
+    this.m.frames[2 * p] &= ~F_DBIT;
+  }
+  protected profileScan(written: Uint32Array): void {
+    // clear the D bits of the frames seen written, so their next write is logged again
+    for (let i = 0; i < written.length; i++) this.m.frames[2 * written[i]] &= ~F_DBIT;
+    this.entries += written.length;
+    this.flush();
   }
 }
 
 /** Tracker kinds that exist in this build. */
-export const TRACKER_KINDS: readonly string[] = ["ept-ad"];
+export const TRACKER_KINDS: readonly string[] = ["ept-ad", "wp", "pml", "dirty-ring"];
 
 /**
  * Creates a tracker over a guest memory.
@@ -228,7 +401,7 @@ export const TRACKER_KINDS: readonly string[] = ["ept-ad"];
  * import assert from "node:assert/strict";
  * const m = new GuestMemory(8, null);
  * const t = createTracker("ept-ad", m);
- * t.onAccess(3, true); // the guest writes frame 3
+ * t.onAccess(3, true, 0); // vCPU 0 writes frame 3
  * assert.deepEqual([...t.sync().newly], [3]);
  * assert.equal(t.stats.exits, 0);
  * ```
@@ -239,6 +412,15 @@ export function createTracker(
   costs: TrackerCosts = DEFAULT_TRACKER_COSTS,
 ): DirtyTracker {
   if (kind === "ept-ad") return new EptAdTracker(memory, costs);
+  if (kind === "wp") return new WpTracker(memory, costs);
+  if (kind === "pml") return new PmlTracker(memory, costs);
+  if (kind === "dirty-ring") {
+    const n = costs.ringEntries;
+    if (!(n >= 128 && (n & (n - 1)) === 0)) {
+      throw new PrecopyError("config", `ringEntries: ${n} is not a power of two ≥ 128`);
+    }
+    return new DirtyRingTracker(memory, costs);
+  }
   throw new PrecopyError(
     "config",
     `--tracker: '${kind}' is not available; available: ${TRACKER_KINDS.join(", ")}`,
