@@ -44,6 +44,11 @@ usage: deno task sim [options]
   --clear MODE            when dirty state resets: round, chunk:N, send                  [send]
   --tracker KIND          dirty tracking: ${TRACKER_KINDS.join(", ")}                    [ept-ad]
   --vcpus N               guest vCPUs (PML buffers and dirty rings are per vCPU)          [1]
+  --ept-leaf SIZE         EPT leaf size: 4KiB, or 2MiB (one A/D bit for 512 frames)    [4KiB]
+  --no-flush              ept-ad: clear A/D bits without INVEPT; writes through cached
+                          translations then go missing, and the verification fails
+  --count-missed          with --no-flush: report missed writes and mismatched frames
+                          instead of failing
   --ring-entries N        dirty-ring: entries per vCPU ring, a power of two           [4096]
   --page-header N         wire bytes per page beside its content                          [8]
   --device-state SIZE     bytes sent during downtime besides pages                        [0]
@@ -93,6 +98,9 @@ const OPTIONS = {
   start: { type: "string" },
   warmup: { type: "string" },
   vcpus: { type: "string" },
+  "ept-leaf": { type: "string" },
+  "no-flush": { type: "boolean" },
+  "count-missed": { type: "boolean" },
   "ring-entries": { type: "string" },
   "profile-interval": { type: "string" },
   history: { type: "string" },
@@ -192,6 +200,15 @@ export function configFromFlags(
     costs.ringEntries = parseInteger(s("ring-entries")!, "--ring-entries", 1, 1 << 24);
   }
   if (Object.keys(costs).length) c.trackerCosts = costs;
+  if (s("ept-leaf") !== undefined) {
+    const bytes = parseSize(s("ept-leaf")!, "--ept-leaf");
+    if (bytes !== 4096 && bytes !== 2 * 1024 * 1024) {
+      throw new PrecopyError("config", `--ept-leaf: '${s("ept-leaf")}' is not 4KiB or 2MiB`);
+    }
+    c.eptLeafFrames = bytes / 4096;
+  }
+  if (v["no-flush"] === true) c.flush = false;
+  if (v["count-missed"] === true) c.verify = "count";
   if (s("profile-interval") !== undefined) c.profileIntervalNs = dur("profile-interval");
   if (s("history") !== undefined) c.historyLength = parseInteger(s("history")!, "--history", 1, 32);
   if (s("seed") !== undefined) c.seed = parseInteger(s("seed")!, "--seed", 0, 0xffffffff);

@@ -54,6 +54,8 @@ Deno.test("runSim() names the flag and the accepted form for bad values", async 
       /--tracker: 'tlb' is not available; available: ept-ad, wp, pml, dirty-ring/,
     ],
     [["--vcpus", "0"], /--vcpus: '0' is not a whole number from 1/],
+    [["--ept-leaf", "1MiB"], /--ept-leaf: '1MiB' is not 4KiB or 2MiB/],
+    [["--no-flush", "--tracker", "wp"], /--no-flush is modelled for --tracker ept-ad only/],
     [
       ["--tracker", "dirty-ring", "--ring-entries", "1000"],
       /ringEntries: 1000 is not a power of two/,

@@ -215,6 +215,13 @@ export function formatReport(r: RunReport): string {
       n(r.redundantResends)
     })  wasted sends ${n(r.wastedSends)}`,
     `stop-copy  ${n(r.stopCopyPages)} pages`,
+    ...(r.missedUpdates || !r.verified
+      ? [
+        `MISSED     ${n(r.missedUpdates)} writes the tracker never saw; ${
+          n(r.mismatchedFrames)
+        } frames differ at the destination (verification failed; counted as asked)`,
+      ]
+      : []),
     `guest      ${n(r.guestWrites)} writes during migration`,
     trackerLine("tracking  ", r.tracker, "migration"),
     trackerLine("profiling ", r.profiling, `${formatDuration(r.config.startNs)} before it`),

@@ -55,6 +55,16 @@ export interface TrackerCosts {
   ringEntries: number;
 }
 
+/** How the EPT is set up, besides costs. */
+export interface TrackerOptions {
+  /** Frames per EPT leaf: 1 (4 KiB, default) or 512 (2 MiB). */
+  leafFrames: number;
+  /** Whether clears are followed by INVEPT (default true). */
+  flush: boolean;
+}
+
+const DEFAULT_OPTIONS: TrackerOptions = Object.freeze({ leafFrames: 1, flush: true });
+
 /** Default {@link TrackerCosts}. */
 export const DEFAULT_TRACKER_COSTS: Readonly<TrackerCosts> = Object.freeze({
   scanEntryNs: 2,
@@ -81,6 +91,8 @@ export interface TrackerStats {
   flushes: number;
   /** EPT leaves read or cleared. */
   scanEntries: number;
+  /** Writes no tracker saw: made through a cached translation after a clear without flush. */
+  missedUpdates: number;
 }
 
 /** The result of a sync. */
@@ -145,10 +157,13 @@ abstract class BaseTracker implements DirtyTracker {
   protected entries = 0;
   protected flushes = 0;
   protected readonly exitCounts: Record<string, number> = {};
+  protected missed = 0;
+  protected readonly o: TrackerOptions;
 
-  constructor(memory: GuestMemory, costs: TrackerCosts) {
+  constructor(memory: GuestMemory, costs: TrackerCosts, options: TrackerOptions = DEFAULT_OPTIONS) {
     this.m = memory;
     this.c = costs;
+    this.o = options;
   }
 
   get stats(): TrackerStats {
@@ -162,6 +177,7 @@ abstract class BaseTracker implements DirtyTracker {
       hostCpuNs: this.entries * c.scanEntryNs + this.flushes * c.flushHostNs,
       flushes: this.flushes,
       scanEntries: this.entries,
+      missedUpdates: this.missed,
     };
   }
 
@@ -261,19 +277,99 @@ abstract class BaseTracker implements DirtyTracker {
  * a flush) need the bits themselves and are not modelled yet.
  */
 class EptAdTracker extends BaseTracker {
-  readonly kind = "ept-ad";
-  onAccess(p: number, write: boolean): void {
-    this.seen(p, write);
+  readonly kind: string = "ept-ad";
+  /** 2 MiB leaves: per leaf, whether its D (A) bit is set, and the leaves set. */
+  protected readonly leafD: Uint8Array | null;
+  readonly #leafA: Uint8Array | null;
+  protected readonly setLeaves = new FrameList(1024);
+  // Translations cached by vCPUs, for clears without a flush: per frame, the flush epoch
+  // of its entries, a mask of vCPUs caching it with D=1, and the D bit in memory.
+  readonly #tlbEpoch: Uint32Array | null;
+  readonly #tlbDirty: Uint8Array | null;
+  readonly #memD: Uint8Array | null;
+  readonly #dSet = new FrameList(1024);
+  #epoch = 1;
+
+  constructor(memory: GuestMemory, costs: TrackerCosts, options?: TrackerOptions) {
+    super(memory, costs, options);
+    const leaves = Math.ceil(memory.pages / this.o.leafFrames);
+    this.leafD = this.o.leafFrames > 1 ? new Uint8Array(leaves) : null;
+    this.#leafA = this.o.leafFrames > 1 ? new Uint8Array(leaves) : null;
+    const stale = !this.o.flush;
+    this.#tlbEpoch = stale ? new Uint32Array(memory.pages) : null;
+    this.#tlbDirty = stale ? new Uint8Array(memory.pages) : null;
+    this.#memD = stale ? new Uint8Array(memory.pages) : null;
   }
+
+  onAccess(p: number, write: boolean, vcpu: number): void {
+    if (this.leafD !== null) return this.#leafAccess(p, write);
+    if (this.#memD === null) return this.seen(p, write);
+    // Clears may not be flushed: a vCPU whose cached entry already has D=1 writes without
+    // setting D again, and the write goes unseen.
+    const ep = this.#tlbEpoch!, td = this.#tlbDirty!, d = this.#memD, bit = 1 << vcpu;
+    if (ep[p] !== this.#epoch) {
+      ep[p] = this.#epoch;
+      td[p] = 0;
+    }
+    if (!write) {
+      if (d[p]) td[p] |= bit;
+      return this.seen(p, false);
+    }
+    if ((td[p] & bit) !== 0 && d[p] === 0) {
+      this.missed++;
+      return;
+    }
+    if (d[p] === 0) {
+      d[p] = 1;
+      this.#dSet.push(p);
+    }
+    td[p] |= bit;
+    this.seen(p, true);
+  }
+
+  /** A 2 MiB leaf: the first write after its D bit was cleared dirties all 512 frames. */
+  #leafAccess(p: number, write: boolean): void {
+    const leaf = Math.floor(p / this.o.leafFrames);
+    const bits = write ? this.leafD! : this.#leafA!;
+    if (bits[leaf] !== 0) return;
+    bits[leaf] = 1;
+    if (write) this.#leafA![leaf] = 1;
+    this.setLeaves.push(leaf);
+    const lo = leaf * this.o.leafFrames, hi = Math.min(this.m.pages, lo + this.o.leafFrames);
+    for (let q = lo; q < hi; q++) this.seen(q, write);
+  }
+
+  /** A scan clears every A/D bit it walks. */
+  #clearBits(): void {
+    if (this.leafD !== null) {
+      const l = this.setLeaves;
+      for (let i = 0; i < l.length; i++) this.leafD[l.buf[i]] = this.#leafA![l.buf[i]] = 0;
+      l.reset();
+    }
+    if (this.#memD !== null) {
+      const l = this.#dSet;
+      for (let i = 0; i < l.length; i++) this.#memD[l.buf[i]] = 0;
+      l.reset();
+    }
+  }
+
   #walk(): number {
-    this.entries += this.m.pages;
+    this.#clearBits();
+    this.entries += Math.ceil(this.m.pages / this.o.leafFrames);
     this.flush();
-    return this.m.pages * this.c.scanEntryNs + this.c.flushHostNs;
+    return Math.ceil(this.m.pages / this.o.leafFrames) * this.c.scanEntryNs + this.c.flushHostNs;
   }
   protected syncCost(): number {
     return this.#walk();
   }
-  protected rearm(): void {}
+  protected rearm(p: number): void {
+    if (this.leafD !== null) this.leafD[Math.floor(p / this.o.leafFrames)] = 0;
+    if (this.#memD !== null) this.#memD[p] = 0;
+  }
+  override flush(): void {
+    this.flushes++;
+    if (this.o.flush) this.#epoch++; // INVEPT: every cached translation is gone
+  }
   protected profileScan(): void {
     this.#walk();
   }
@@ -282,8 +378,10 @@ class EptAdTracker extends BaseTracker {
 /** Write-protection dirty logging (legacy or manual clear, as `--clear` says). */
 class WpTracker extends BaseTracker {
   readonly kind: string = "wp";
-  constructor(memory: GuestMemory, costs: TrackerCosts) {
-    super(memory, costs);
+  // A 2 MiB leaf is split on its first logged write (as KVM does), so protection and
+  // logging stay at 4 KiB whatever --ept-leaf says; the split is the fault's own exit.
+  constructor(memory: GuestMemory, costs: TrackerCosts, options?: TrackerOptions) {
+    super(memory, costs, options);
     const fr = memory.frames;
     for (let i = 0; i < fr.length; i += 2) fr[i] |= F_WP; // the profiler protects from the start
     this.entries += memory.pages;
@@ -323,8 +421,8 @@ class DirtyRingTracker extends WpTracker {
   override readonly kind = "dirty-ring";
   readonly #fill: Uint32Array;
   readonly #soft: number;
-  constructor(memory: GuestMemory, costs: TrackerCosts) {
-    super(memory, costs);
+  constructor(memory: GuestMemory, costs: TrackerCosts, options?: TrackerOptions) {
+    super(memory, costs, options);
     this.#fill = new Uint32Array(costs.vcpus);
     this.#soft = costs.ringEntries - 64;
   }
@@ -349,16 +447,19 @@ class DirtyRingTracker extends WpTracker {
 class PmlTracker extends BaseTracker {
   readonly kind = "pml";
   readonly #fill: Uint32Array;
-  constructor(memory: GuestMemory, costs: TrackerCosts) {
-    super(memory, costs);
+  constructor(memory: GuestMemory, costs: TrackerCosts, options?: TrackerOptions) {
+    super(memory, costs, options);
     this.#fill = new Uint32Array(costs.vcpus);
   }
   onAccess(p: number, write: boolean, vcpu: number): void {
     if (!write) return; // PML logs D-bit transitions only
-    const fr = this.m.frames;
-    if ((fr[2 * p] & F_DBIT) !== 0) return; // D already set: nothing is logged
-    fr[2 * p] |= F_DBIT;
-    this.seen(p, true);
+    const fr = this.m.frames, leaf = this.o.leafFrames;
+    const head = leaf > 1 ? p - (p % leaf) : p; // a 2 MiB leaf's D bit sits on its first frame
+    if ((fr[2 * head] & F_DBIT) !== 0) return; // D already set: nothing is logged
+    fr[2 * head] |= F_DBIT;
+    if (leaf > 1) {
+      for (let q = head; q < Math.min(this.m.pages, head + leaf); q++) this.seen(q, true);
+    } else this.seen(p, true);
     if (++this.#fill[vcpu] === 512) { // the 512-entry buffer is full: a VM exit drains it
       this.exit("pmlFull");
       this.#fill[vcpu] = 0;
@@ -372,11 +473,12 @@ class PmlTracker extends BaseTracker {
     return (n + Math.ceil(this.m.pages / 64)) * this.c.scanEntryNs + this.c.flushHostNs;
   }
   protected rearm(p: number): void {
-    this.m.frames[2 * p] &= ~F_DBIT;
+    const leaf = this.o.leafFrames;
+    this.m.frames[2 * (leaf > 1 ? p - (p % leaf) : p)] &= ~F_DBIT;
   }
   protected profileScan(written: Uint32Array): void {
     // clear the D bits of the frames seen written, so their next write is logged again
-    for (let i = 0; i < written.length; i++) this.m.frames[2 * written[i]] &= ~F_DBIT;
+    for (let i = 0; i < written.length; i++) this.rearm(written[i]);
     this.entries += written.length;
     this.flush();
   }
@@ -391,6 +493,7 @@ export const TRACKER_KINDS: readonly string[] = ["ept-ad", "wp", "pml", "dirty-r
  * @param kind a name from {@link TRACKER_KINDS}
  * @param memory the guest memory it watches
  * @param costs cost parameters (defaults: {@link DEFAULT_TRACKER_COSTS})
+ * @param options leaf size and flushing (defaults: 4 KiB leaves, flushed)
  * @returns the tracker
  * @throws {PrecopyError} for an unknown kind
  *
@@ -410,16 +513,29 @@ export function createTracker(
   kind: string,
   memory: GuestMemory,
   costs: TrackerCosts = DEFAULT_TRACKER_COSTS,
+  options: TrackerOptions = DEFAULT_OPTIONS,
 ): DirtyTracker {
-  if (kind === "ept-ad") return new EptAdTracker(memory, costs);
-  if (kind === "wp") return new WpTracker(memory, costs);
-  if (kind === "pml") return new PmlTracker(memory, costs);
+  if (!options.flush && kind !== "ept-ad") {
+    throw new PrecopyError(
+      "config",
+      `--no-flush is modelled for --tracker ept-ad only, not ${kind}`,
+    );
+  }
+  if (!options.flush && options.leafFrames > 1) {
+    throw new PrecopyError("config", "--no-flush is modelled with 4 KiB leaves only");
+  }
+  if (!options.flush && costs.vcpus > 8) {
+    throw new PrecopyError("config", "--no-flush models the TLBs of at most 8 vCPUs");
+  }
+  if (kind === "ept-ad") return new EptAdTracker(memory, costs, options);
+  if (kind === "wp") return new WpTracker(memory, costs, options);
+  if (kind === "pml") return new PmlTracker(memory, costs, options);
   if (kind === "dirty-ring") {
     const n = costs.ringEntries;
     if (!(n >= 128 && (n & (n - 1)) === 0)) {
       throw new PrecopyError("config", `ringEntries: ${n} is not a power of two ≥ 128`);
     }
-    return new DirtyRingTracker(memory, costs);
+    return new DirtyRingTracker(memory, costs, options);
   }
   throw new PrecopyError(
     "config",

@@ -91,3 +91,69 @@ Deno.test("every tracker gives the same migration on the same workload when noth
   });
   assert.equal(new Set(outcomes).size, 1, outcomes.join(" | "));
 });
+
+Deno.test("--ept-leaf 2MiB: one write dirties the whole leaf; wp splits and stays exact", () => {
+  // 1 µs per page; leaf 0 (frames 0–511) is sent by 512 µs; frame 3 is written at 600 µs.
+  const run = (tracker: string, eptLeafFrames: number) =>
+    simulate({
+      workload: scriptedWorkload([[600_000, 3, "w"]], { frames: 1024 }),
+      policy: sequential,
+      config: {
+        pages: 1024,
+        bandwidth: 4104e6,
+        startNs: 0,
+        profileIntervalNs: 1e12,
+        downtimeLimitNs: 100_000,
+        tracker,
+        eptLeafFrames,
+      },
+    });
+  for (const tracker of ["ept-ad", "pml"]) {
+    const r = run(tracker, 512);
+    assert.equal(r.perRound[0].dirtyAtSync, 512, tracker);
+    assert.equal(r.necessaryResends, 1);
+    assert.equal(r.redundantResends, 511);
+    assert.equal(run(tracker, 1).perRound[0].dirtyAtSync, 1);
+  }
+  assert.equal(run("wp", 512).perRound[0].dirtyAtSync, 1);
+});
+
+Deno.test("--no-flush: a write through a translation cached with D=1 goes missing, per vCPU", () => {
+  // vCPU 0 writes frame 5 at 100 (D set, its TLB caches D=1); the scan at 1000 clears D
+  // without a flush; frame 5 written again at 1500.
+  const missed = (accesses: ScriptedAccess[], vcpus: number, flush: boolean) =>
+    profile(accesses, { flush, trackerCosts: { vcpus } }).missedUpdates;
+  assert.equal(missed([[100, 5, "w"], [1500, 5, "w"]], 1, false), 1);
+  assert.equal(missed([[100, 5, "w"], [1500, 5, "w"]], 1, true), 0);
+  // with two vCPUs the accesses alternate: the second write comes from vCPU 1, whose TLB
+  // never cached frame 5, so it sets D and is seen
+  assert.equal(missed([[100, 5, "w"], [1500, 5, "w"]], 2, false), 0);
+  // a read caches the entry with D as it is in memory (clear), so the next write is seen
+  assert.equal(missed([[100, 5, "r"], [1500, 5, "w"]], 1, false), 0);
+});
+
+Deno.test("--no-flush on a write-heavy guest: the verification reports what went missing", async () => {
+  const { parseWorkload, PrecopyError } = await import("../mod.ts");
+  const config = { pages: 4096, bandwidth: 64e6, flush: false } as const;
+  assert.throws(
+    () => simulate({ workload: parseWorkload("hotcold:rate=20k"), policy: sequential, config }),
+    (e: unknown) =>
+      e instanceof PrecopyError && e.kind === "verification" && /missed writes/.test(e.message),
+  );
+  const r = simulate({
+    workload: parseWorkload("hotcold:rate=20k"),
+    policy: sequential,
+    config: { ...config, verify: "count" },
+  });
+  assert.equal(r.verified, false);
+  assert.ok(r.missedUpdates > 0 && r.mismatchedFrames > 0);
+  assert.throws(
+    () =>
+      simulate({
+        workload: parseWorkload("idle"),
+        policy: sequential,
+        config: { ...config, tracker: "pml" },
+      }),
+    /--no-flush is modelled for --tracker ept-ad only/,
+  );
+});
