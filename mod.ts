@@ -100,6 +100,7 @@ export {
   type SyncResult,
   TRACKER_KINDS,
   type TrackerCosts,
+  type TrackerOptions,
   type TrackerStats,
 } from "./harness/tracker.ts";
 export {
