@@ -49,6 +49,8 @@ usage: deno task sim [options]
                           translations then go missing, and the verification fails
   --count-missed          with --no-flush: report missed writes and mismatched frames
                           instead of failing
+  --auto-converge         QEMU's auto-converge: throttle the vCPUs from 20%, +10% a step,
+                          while dirtying exceeds half the transfer for two 1s periods
   --ring-entries N        dirty-ring: entries per vCPU ring, a power of two           [4096]
   --page-header N         wire bytes per page beside its content                          [8]
   --device-state SIZE     bytes sent during downtime besides pages                        [0]
@@ -101,6 +103,7 @@ const OPTIONS = {
   "ept-leaf": { type: "string" },
   "no-flush": { type: "boolean" },
   "count-missed": { type: "boolean" },
+  "auto-converge": { type: "boolean" },
   "ring-entries": { type: "string" },
   "profile-interval": { type: "string" },
   history: { type: "string" },
@@ -209,6 +212,7 @@ export function configFromFlags(
   }
   if (v["no-flush"] === true) c.flush = false;
   if (v["count-missed"] === true) c.verify = "count";
+  if (v["auto-converge"] === true) c.autoConverge = true;
   if (s("profile-interval") !== undefined) c.profileIntervalNs = dur("profile-interval");
   if (s("history") !== undefined) c.historyLength = parseInteger(s("history")!, "--history", 1, 32);
   if (s("seed") !== undefined) c.seed = parseInteger(s("seed")!, "--seed", 0, 0xffffffff);

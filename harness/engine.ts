@@ -84,6 +84,8 @@ export interface MigrationConfig {
   flush: boolean;
   /** `error` (default): a mismatch at the end is an error; `count`: reported, not thrown. */
   verify: "error" | "count";
+  /** QEMU's auto-converge: throttle the vCPUs while dirtying outpaces the link (off). */
+  autoConverge: boolean;
   /** The tracker's cost parameters. */
   trackerCosts: TrackerCosts;
   /** Profiling interval in ns (default 100 ms). */
@@ -122,6 +124,7 @@ export const DEFAULT_CONFIG: Readonly<MigrationConfig> = Object.freeze({
   eptLeafFrames: 1,
   flush: true,
   verify: "error",
+  autoConverge: false,
   trackerCosts: DEFAULT_TRACKER_COSTS,
   profileIntervalNs: 100e6,
   historyLength: 16,
@@ -206,6 +209,8 @@ export interface RunReport {
   perRound: RoundRow[];
   /** Writes the tracker never saw (clears without a flush; see `--no-flush`). */
   missedUpdates: number;
+  /** Auto-converge: whether it was on, the final throttle (% of vCPU time taken), steps. */
+  autoConverge: { enabled: boolean; throttlePct: number; steps: number };
   /** Frames whose destination copy differs from the source at the end. */
   mismatchedFrames: number;
   /**
@@ -393,6 +398,15 @@ class Migration {
   streamDone = false;
   accessIndex = 0;
   lastAccessNs = -Infinity;
+  // The guest's clock: an access at trace time t happens at wall time
+  // wallBase + (t − traceBase) / speed. Stalls move wallBase; throttling changes speed.
+  wallBase = 0;
+  traceBase = 0;
+  speed = 1;
+  /** The tracker's stall already applied to wallBase. */
+  stallApplied = 0;
+  /** Send-time clears so far (their flushes are charged per 64). */
+  sendClears = 0;
   /** Keeps the prefetch loads observable so the compiler cannot drop them. */
   prefetchSink = 0;
   nextScanNs: number;
@@ -641,6 +655,8 @@ class Migration {
     let vc = this.chunkV, base = this.accessIndex;
     let prev = this.lastAccessNs, nextScan = this.nextScanNs;
     const c = this.c, vcpus = this.cfg.trackerCosts.vcpus;
+    let wb = this.wallBase, stall = this.stallApplied;
+    const tb = this.traceBase, inv = 1 / this.speed;
     let segBytes = 0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0, sink = 0;
     let keep: Uint8Array | null = null;
     const total = order.length;
@@ -648,11 +664,12 @@ class Migration {
       let limit = until;
       if (k < total) {
         if (filter !== null && k % BATCH === 0) {
-          this.#save(i, prev);
+          this.#save(i, prev, wb, stall);
           keep = filter(k, now + Math.round(segBytes * nsPerByte));
           t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
           vc = this.chunkV, base = this.accessIndex;
           prev = this.lastAccessNs, nextScan = this.nextScanNs;
+          wb = this.wallBase, stall = this.stallApplied;
         }
         if (keep !== null && keep[k % BATCH] === 0) continue;
         limit = now + Math.round(segBytes * nsPerByte);
@@ -661,27 +678,33 @@ class Migration {
           // independent loads, so their cache misses overlap; the exact pass below then
           // interleaves them with the sends one by one.
           prefetchAt = k + PREFETCH_SENDS;
-          const horizon = limit + prefetchNs;
+          const horizon = tb + (limit + prefetchNs - wb) * this.speed; // in trace time
           for (let j = i; j < n && t[j] < horizon; j++) sink ^= fr[2 * pf[j]];
         }
       }
+      if (tracker.stallNs !== stall) { // clears and sends flush: the guest stalls
+        wb += tracker.stallNs - stall;
+        stall = tracker.stallNs;
+      }
       for (;;) {
         if (i >= n) {
-          this.#save(i, prev);
+          this.#save(i, prev, wb, stall);
           if (!this.loadChunk()) break;
           t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = 0;
           vc = this.chunkV, base = this.accessIndex;
         }
-        const at = t[i];
+        const tt = t[i];
+        const at = inv === 1 ? wb + tt - tb : Math.round(wb + (tt - tb) * inv);
         if (at >= limit) break;
         if (at >= nextScan) {
-          this.#save(i, prev);
+          this.#save(i, prev, wb, stall);
           this.scan();
           nextScan = this.nextScanNs;
+          wb = this.wallBase, stall = this.stallApplied;
           continue;
         }
-        if (!(at >= prev)) this.badAccess(i, `time ${at} goes back before ${prev}`);
-        prev = at;
+        if (!(tt >= prev)) this.badAccess(i, `time ${tt} goes back before ${prev}`);
+        prev = tt;
         const p = pf[i];
         if (p >= pages) this.badAccess(i, `frame ${p} is outside the guest's ${pages} frames`);
         // vCPU: the workload's own id, else spread round-robin
@@ -705,9 +728,13 @@ class Migration {
           c[C_READS]++;
         }
         i++;
+        if (tracker.stallNs !== stall) { // an exit: the guest's clock stops
+          wb += tracker.stallNs - stall;
+          stall = tracker.stallNs;
+        }
       }
       if (nextScan < limit) {
-        this.#save(i, prev);
+        this.#save(i, prev, wb, stall);
         while (this.nextScanNs < limit) this.scan();
         nextScan = this.nextScanNs;
       }
@@ -715,7 +742,9 @@ class Migration {
       const p = order[k];
       if (clearMode === 1) {
         tracker.clear(p);
-        tracker.flush();
+        // Clearing at each send is an idealisation; its invalidations are charged as
+        // KVM_CLEAR_DIRTY_LOG would do them, once per 64-frame word.
+        if (++this.sendClears % 64 === 0) tracker.flush();
       } else if (clearMode === 2) this.clearChunkOf(p);
       segBytes += this.send(p);
       lastSent = p;
@@ -727,14 +756,30 @@ class Migration {
         }
       }
     }
-    this.#save(i, prev);
+    this.#save(i, prev, wb, stall);
     this.prefetchSink ^= sink;
     return { segBytes, lastSent };
   }
 
-  #save(i: number, prev: number): void {
+  #save(i: number, prev: number, wallBase: number, stall: number): void {
     this.ci = i;
     this.lastAccessNs = prev;
+    this.wallBase = wallBase;
+    this.stallApplied = stall;
+  }
+
+  /** Stops the guest's clock for the stall the tracker caused outside the hot loop. */
+  absorbStall(): void {
+    const s = this.tracker.stallNs;
+    this.wallBase += s - this.stallApplied;
+    this.stallApplied = s;
+  }
+
+  /** Changes the guest's speed (auto-converge) from wall time `w` on. */
+  setSpeed(speed: number, w: number): void {
+    this.traceBase += (w - this.wallBase) * this.speed;
+    this.wallBase = w;
+    this.speed = speed;
   }
 
   run(): RunReport {
@@ -751,6 +796,7 @@ class Migration {
     const warm = this.tracker.stats;
     // Setup: logging starts with a sync whose result is discarded; every frame is pending.
     const [, setupCost] = this.sync();
+    this.absorbStall();
     this.tracker.clearAll();
     for (let p = 0; p < pages; p++) this.markPending(p);
     if (this.clearMode === "chunk") {
@@ -760,6 +806,8 @@ class Migration {
     }
     let now = start + setupCost;
     let syncs = 1;
+    // auto-converge (QEMU's): per ≥1 s period, bytes dirtied against bytes sent
+    let periodStart = now, dirtyPeriod = 0, xferPeriod = 0, high = 0, throttle = 0, steps = 0;
     const rows: RoundRow[] = [];
     let switchover: SwitchoverReason | null = null;
     const keep = new Uint8Array(BATCH);
@@ -804,6 +852,7 @@ class Migration {
       now += Math.round(segBytes * this.nsPerByte);
       this.advance(now);
       const [dirtyAtSync, syncCost] = this.sync();
+      this.absorbStall();
       syncs++;
       const sent = this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO] - sentBefore;
       const sendEnd = now;
@@ -830,6 +879,22 @@ class Migration {
           lastSent,
         };
         this.guard("onRoundEnd()", () => policy.onRoundEnd!(stats));
+      }
+      if (cfg.autoConverge) {
+        dirtyPeriod += dirtyAtSync * cfg.pageSize;
+        xferPeriod += this.c[C_BYTES] - bytesBefore;
+        if (now - periodStart >= 1e9) {
+          // two periods in a row dirtying more than half of what was sent: throttle
+          // from 20 %, then 10 % more per step, up to 99 % (QEMU's defaults)
+          if (dirtyPeriod > 0.5 * xferPeriod && ++high >= 2) {
+            high = 0;
+            throttle = throttle === 0 ? 20 : Math.min(99, throttle + 10);
+            steps++;
+            this.setSpeed(1 - throttle / 100, now);
+          }
+          periodStart = now;
+          dirtyPeriod = xferPeriod = 0;
+        }
       }
       const pendingBytes = qemu ? this.c[C_PENDING] * cfg.pageSize : this.pendingWireBytes();
       if (cfg.minPending > 0 && this.c[C_PENDING] < cfg.minPending) switchover = "min-pending";
@@ -899,6 +964,7 @@ class Migration {
       profiling: profilingPart(warm, start),
       perRound: rows,
       missedUpdates: this.tracker.stats.missedUpdates,
+      autoConverge: { enabled: cfg.autoConverge, throttlePct: throttle, steps },
       mismatchedFrames: mismatched,
       verified: mismatched === 0,
     };

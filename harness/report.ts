@@ -214,7 +214,11 @@ export function formatReport(r: RunReport): string {
     `resends    ${n(r.resends)}  (necessary ${n(r.necessaryResends)}, redundant ${
       n(r.redundantResends)
     })  wasted sends ${n(r.wastedSends)}`,
-    `stop-copy  ${n(r.stopCopyPages)} pages`,
+    `stop-copy  ${n(r.stopCopyPages)} pages${
+      r.autoConverge.enabled
+        ? `   auto-converge: throttle ${r.autoConverge.throttlePct}% after ${r.autoConverge.steps} step(s)`
+        : ""
+    }`,
     ...(r.missedUpdates || !r.verified
       ? [
         `MISSED     ${n(r.missedUpdates)} writes the tracker never saw; ${

@@ -19,8 +19,9 @@
  *   is one more exit to harvest it; a sync harvests and resets (re-protects).
  *
  * vCPU ids come from the workload (traces may record them) modulo `vcpus`, or are spread
- * round-robin over `vcpus` for generators. Exits and translation refills are reported as
- * guest overhead; they do not yet stretch the guest's timeline.
+ * round-robin over `vcpus` for generators. Exits and translation refills are guest time
+ * lost (`stallNs`): the engine stops the guest's clock for them, so a costly tracker
+ * also makes the guest dirty less.
  *
  * How `ept-ad` is simulated: while every clear is followed by a flush (always, so far), a
  * leaf's A/D bits are set by the first access after the last scan and harvested by the
@@ -119,6 +120,8 @@ export interface DirtyTracker {
   readonly kind: string;
   /** Costs accumulated so far (a snapshot). */
   readonly stats: TrackerStats;
+  /** Guest time lost so far (exits, translation refills): the guest's clock stops for it. */
+  readonly stallNs: number;
   /**
    * Called for every guest access, after the engine updated the frame's content state.
    * @param pfn the frame
@@ -159,6 +162,7 @@ abstract class BaseTracker implements DirtyTracker {
   protected readonly exitCounts: Record<string, number> = {};
   protected missed = 0;
   protected readonly o: TrackerOptions;
+  stallNs = 0;
 
   constructor(memory: GuestMemory, costs: TrackerCosts, options: TrackerOptions = DEFAULT_OPTIONS) {
     this.m = memory;
@@ -183,6 +187,7 @@ abstract class BaseTracker implements DirtyTracker {
 
   protected exit(cause: string): void {
     this.exitCounts[cause] = (this.exitCounts[cause] ?? 0) + 1;
+    this.stallNs += this.c.exitNs;
   }
 
   abstract onAccess(pfn: number, write: boolean, vcpu: number): void;
@@ -252,6 +257,7 @@ abstract class BaseTracker implements DirtyTracker {
 
   flush(): void {
     this.flushes++;
+    this.stallNs += this.c.flushGuestNs * this.c.vcpus;
   }
 
   profile(): ProfileResult {
@@ -367,7 +373,7 @@ class EptAdTracker extends BaseTracker {
     if (this.#memD !== null) this.#memD[p] = 0;
   }
   override flush(): void {
-    this.flushes++;
+    super.flush();
     if (this.o.flush) this.#epoch++; // INVEPT: every cached translation is gone
   }
   protected profileScan(): void {

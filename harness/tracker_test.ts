@@ -65,9 +65,20 @@ Deno.test("pml: a full 512-entry buffer is an exit, per vCPU", () => {
 });
 
 Deno.test("dirty-ring: a ring at its soft limit (size − 64) is an exit, besides the faults", () => {
-  const p = profile(distinct(200), { tracker: "dirty-ring", trackerCosts: { ringEntries: 128 } });
+  const p = profile(distinct(200), {
+    tracker: "dirty-ring",
+    trackerCosts: { ringEntries: 128, exitNs: 0 }, // no stall: every write lands before 10 µs
+  });
   // 200 first writes trap; the ring fills at 64 entries: 200 / 64 → 3 harvests
   assert.deepEqual(p.exitsByCause, { wpFault: 200, ringFull: 3 });
+});
+
+Deno.test("an exit stops the guest's clock: later accesses happen later, and fewer fit", () => {
+  // writes to distinct frames every 1 µs of guest time; each exits (wp) for 500 ns, so
+  // they land at 0, 1.5, 3, 4.5, 6, 7.5, 9 µs: 7 before the migration starts at 10 µs
+  const accesses = Array.from({ length: 10 }, (_, i) => [i * 1000, i, "w"] as ScriptedAccess);
+  assert.equal(profile(accesses, { tracker: "wp", trackerCosts: { exitNs: 500 } }).exits, 7);
+  assert.equal(profile(accesses, { tracker: "wp", trackerCosts: { exitNs: 0 } }).exits, 10);
 });
 
 Deno.test("every tracker gives the same migration on the same workload when nothing is missed", () => {
@@ -85,6 +96,7 @@ Deno.test("every tracker gives the same migration on the same workload when noth
         profileIntervalNs: 1e12,
         tracker,
         clear: "round",
+        trackerCosts: { exitNs: 0, flushGuestNs: 0 }, // no stalls: one guest timeline for all
       },
     });
     return [r.pagesSent, r.necessaryResends, r.redundantResends, r.rounds].join(",");
