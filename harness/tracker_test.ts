@@ -169,3 +169,22 @@ Deno.test("--no-flush on a write-heavy guest: the verification reports what went
     /--no-flush is modelled for --tracker ept-ad only/,
   );
 });
+
+Deno.test("auto-converge throttles a guest that dirties faster than the link sends", async () => {
+  const { parseWorkload } = await import("../mod.ts");
+  // 4 096 frames at ≈ 2 000 pages/s against 5 000 writes/s: never converges by itself
+  const run = (autoConverge: boolean) =>
+    simulate({
+      workload: parseWorkload("uniform:rate=5k"),
+      policy: sequential,
+      config: { pages: 4096, bandwidth: 8e6, maxRounds: 10, autoConverge },
+    });
+  const off = run(false), on = run(true);
+  assert.deepEqual(off.autoConverge, { enabled: false, throttlePct: 0, steps: 0 });
+  assert.equal(on.autoConverge.enabled, true);
+  assert.ok(on.autoConverge.steps >= 2, JSON.stringify(on.autoConverge));
+  // 20 %, then 10 % more per step
+  assert.equal(on.autoConverge.throttlePct, Math.min(99, 20 + 10 * (on.autoConverge.steps - 1)));
+  // a throttled guest runs less, so it writes less per second of migration
+  assert.ok(on.guestWrites / on.totalTimeNs < off.guestWrites / off.totalTimeNs);
+});
