@@ -29,7 +29,7 @@ import {
   simulate,
   toCsv,
 } from "../mod.ts";
-import { configFromFlags, reportError } from "../harness/cli.ts";
+import { configFromFlags, reportError, stdio } from "../harness/cli.ts";
 import { isTraceSpec } from "../harness/trace.ts";
 import { TRACKER_KINDS } from "../harness/tracker.ts";
 
@@ -332,12 +332,7 @@ export function formatOverhead(rows: OverheadRow[]): string {
  * @returns exit status
  */
 export async function main(args: string[]): Promise<number> {
-  const err = (t: string) => void Deno.stderr.writeSync(new TextEncoder().encode(t));
-  const io = {
-    out: (t: string) => void Deno.stdout.writeSync(new TextEncoder().encode(t)),
-    err,
-    interactive: Deno.stderr.isTerminal(),
-  };
+  const io = stdio, err = stdio.err;
   try {
     const { values: v, positionals } = parseArgs({
       args,

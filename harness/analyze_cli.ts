@@ -7,7 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { type Analysis, analyzeWorkload } from "./analyze.ts";
-import { type CliIo, configFromFlags, reportError } from "./cli.ts";
+import { type CliIo, configFromFlags, reportError, stdio } from "./cli.ts";
 import { PrecopyError } from "./errors.ts";
 import { parseFit, type RateClass } from "./fit.ts";
 import { formatTable } from "./report.ts";
@@ -34,13 +34,6 @@ Reports write rate over time, frames touched, the writable-working-set curve N(t
 distinct frames written in a window of length t), hot/cold skew, and the convergence
 that N(t) predicts (QEMU's predictor: each round sends N(previous round's length)).
 `;
-
-const enc = new TextEncoder();
-const stdio: CliIo = {
-  out: (t) => void Deno.stdout.writeSync(enc.encode(t)),
-  err: (t) => void Deno.stderr.writeSync(enc.encode(t)),
-  interactive: Deno.stderr.isTerminal(),
-};
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const num = (x: number) => Math.round(x).toLocaleString("en-US");

@@ -230,7 +230,8 @@ export interface CliIo {
 }
 
 const enc = new TextEncoder();
-const stdio: CliIo = {
+/** The process's stdout and stderr as {@link CliIo} (progress only on a terminal). */
+export const stdio: CliIo = {
   out: (t) => void Deno.stdout.writeSync(enc.encode(t)),
   err: (t) => void Deno.stderr.writeSync(enc.encode(t)),
   interactive: Deno.stderr.isTerminal(),

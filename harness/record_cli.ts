@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type CliIo, reportError } from "./cli.ts";
+import { type CliIo, reportError, stdio } from "./cli.ts";
 import { PrecopyError } from "./errors.ts";
 import { record } from "./record.ts";
 import { formatDuration, parseCount, parseDuration } from "./units.ts";
@@ -27,13 +27,6 @@ usage: deno task record [options] -- PROGRAM ARGS…
 
 The trace format is specified in fixtures/TRACE_FORMAT.md.
 `;
-
-const enc = new TextEncoder();
-const stdio: CliIo = {
-  out: (t) => void Deno.stdout.writeSync(enc.encode(t)),
-  err: (t) => void Deno.stderr.writeSync(enc.encode(t)),
-  interactive: Deno.stderr.isTerminal(),
-};
 
 /**
  * Runs `record` with the given arguments.

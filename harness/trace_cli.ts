@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type CliIo, reportError } from "./cli.ts";
+import { type CliIo, reportError, stdio } from "./cli.ts";
 import { PrecopyError } from "./errors.ts";
 import {
   exportTrace,
@@ -30,13 +30,6 @@ usage:
 The binary format v1 is specified in fixtures/TRACE_FORMAT.md. The simulator reads all
 three forms: deno task sim --workload path/to/trace.pctrace[:offset=1GiB]
 `;
-
-const enc = new TextEncoder();
-const stdio: CliIo = {
-  out: (t) => void Deno.stdout.writeSync(enc.encode(t)),
-  err: (t) => void Deno.stderr.writeSync(enc.encode(t)),
-  interactive: Deno.stderr.isTerminal(),
-};
 
 /**
  * Runs `trace` with the given arguments.
