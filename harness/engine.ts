@@ -700,7 +700,8 @@ class Migration {
           this.#save(i, prev, wb, stall);
           this.scan();
           nextScan = this.nextScanNs;
-          wb = this.wallBase, stall = this.stallApplied;
+          // the scan's flush stalls the guest before this access happens
+          wb = this.wallBase + tracker.stallNs - this.stallApplied, stall = tracker.stallNs;
           continue;
         }
         if (!(tt >= prev)) this.badAccess(i, `time ${tt} goes back before ${prev}`);
