@@ -543,7 +543,6 @@ class TextTrace implements Workload {
     let declared = -1, maxFrame = -1;
     const e: TextEvent = { t: 0, pfn: 0, op: 0, vcpu: 0 };
     for (const line of this.#lines(e)) {
-      if (line === "frames") continue;
       if (typeof line === "number") {
         declared = line;
         continue;
@@ -642,7 +641,7 @@ class TextTrace implements Workload {
   }
 
   /** Yields, per event line, "event" with `e` filled, or a declared frame count. */
-  *#lines(e: TextEvent): Generator<"event" | "frames" | number> {
+  *#lines(e: TextEvent): Generator<"event" | number> {
     let file: Deno.FsFile;
     try {
       file = Deno.openSync(this.#path);

@@ -177,7 +177,7 @@ abstract class BaseTracker implements DirtyTracker {
       kind: this.kind,
       exits,
       exitsByCause: { ...this.exitCounts },
-      guestOverheadNs: exits * c.exitNs + this.flushes * c.flushGuestNs * c.vcpus,
+      guestOverheadNs: this.stallNs,
       hostCpuNs: this.entries * c.scanEntryNs + this.flushes * c.flushHostNs,
       flushes: this.flushes,
       scanEntries: this.entries,
@@ -216,6 +216,19 @@ abstract class BaseTracker implements DirtyTracker {
       }
     }
     fr[i] = f;
+  }
+
+  /** Records an access to every frame of the 2 MiB leaf that starts at `head`. */
+  protected seenLeaf(head: number, write: boolean): void {
+    const hi = Math.min(this.m.pages, head + this.o.leafFrames);
+    for (let q = head; q < hi; q++) this.seen(q, write);
+  }
+
+  /** Charges `entries` leaves or bitmap words read plus a flush; returns the host time. */
+  protected charge(entries: number): number {
+    this.entries += entries;
+    this.flush();
+    return entries * this.c.scanEntryNs + this.c.flushHostNs;
   }
 
   /** Host time of a sync; the sender waits for it. */
@@ -279,8 +292,8 @@ abstract class BaseTracker implements DirtyTracker {
  * far), a leaf's A/D bits are set by the first access after a scan and harvested by the
  * next scan: recording at the access and attributing it to the interval the next scan
  * closes gives identical logs and histories, at one cache line per access. Every scan is
- * still charged as a walk of all leaves plus a flush. Stale translations (a clear without
- * a flush) need the bits themselves and are not modelled yet.
+ * still charged as a walk of all leaves plus a flush. With `flush: false` the D bits and
+ * each vCPU's cached translations are kept explicitly, so writes can go missing.
  */
 class EptAdTracker extends BaseTracker {
   readonly kind: string = "ept-ad";
@@ -341,8 +354,7 @@ class EptAdTracker extends BaseTracker {
     bits[leaf] = 1;
     if (write) this.#leafA![leaf] = 1;
     this.setLeaves.push(leaf);
-    const lo = leaf * this.o.leafFrames, hi = Math.min(this.m.pages, lo + this.o.leafFrames);
-    for (let q = lo; q < hi; q++) this.seen(q, write);
+    this.seenLeaf(leaf * this.o.leafFrames, write);
   }
 
   /** A scan clears every A/D bit it walks. */
@@ -361,9 +373,7 @@ class EptAdTracker extends BaseTracker {
 
   #walk(): number {
     this.#clearBits();
-    this.entries += Math.ceil(this.m.pages / this.o.leafFrames);
-    this.flush();
-    return Math.ceil(this.m.pages / this.o.leafFrames) * this.c.scanEntryNs + this.c.flushHostNs;
+    return this.charge(Math.ceil(this.m.pages / this.o.leafFrames));
   }
   protected syncCost(): number {
     return this.#walk();
@@ -390,8 +400,7 @@ class WpTracker extends BaseTracker {
     super(memory, costs, options);
     const fr = memory.frames;
     for (let i = 0; i < fr.length; i += 2) fr[i] |= F_WP; // the profiler protects from the start
-    this.entries += memory.pages;
-    this.flush();
+    this.charge(memory.pages);
   }
   onAccess(p: number, write: boolean, vcpu: number): void {
     if (!write) return; // protection sees writes only
@@ -399,26 +408,23 @@ class WpTracker extends BaseTracker {
     if ((fr[2 * p] & F_WP) === 0) return; // unprotected: the write goes unseen
     fr[2 * p] &= ~F_WP;
     this.exit("wpFault");
-    this.logged_(p, vcpu);
+    this.trapped(p, vcpu);
   }
-  /** A trapped write: logged. */
-  protected logged_(p: number, _vcpu: number): void {
+  /** A write that trapped: it is logged. */
+  protected trapped(p: number, _vcpu: number): void {
     this.seen(p, true);
   }
   protected syncCost(): number {
     // GET_DIRTY_LOG: one bitmap word per 64 frames, and the re-protection's flush
-    this.entries += Math.ceil(this.m.pages / 64);
-    this.flush();
-    return Math.ceil(this.m.pages / 64) * this.c.scanEntryNs + this.c.flushHostNs;
+    return this.charge(Math.ceil(this.m.pages / 64));
   }
   protected rearm(p: number): void {
     this.m.frames[2 * p] |= F_WP;
   }
   protected profileScan(written: Uint32Array): void {
     // History from faults: re-protect every frame seen written, so its next write traps.
-    for (let i = 0; i < written.length; i++) this.m.frames[2 * written[i]] |= F_WP;
-    this.entries += written.length;
-    this.flush();
+    for (let i = 0; i < written.length; i++) this.rearm(written[i]);
+    this.charge(written.length);
   }
 }
 
@@ -432,7 +438,7 @@ class DirtyRingTracker extends WpTracker {
     this.#fill = new Uint32Array(costs.vcpus);
     this.#soft = costs.ringEntries - 64;
   }
-  protected override logged_(p: number, vcpu: number): void {
+  protected override trapped(p: number, vcpu: number): void {
     this.seen(p, true);
     if (++this.#fill[vcpu] >= this.#soft) { // KVM_EXIT_DIRTY_RING_FULL: userspace harvests
       this.exit("ringFull");
@@ -441,11 +447,7 @@ class DirtyRingTracker extends WpTracker {
   }
   protected override syncCost(): number {
     // harvest every ring entry, then KVM_RESET_DIRTY_RINGS (re-protect) and a flush
-    let n = 0;
-    for (let v = 0; v < this.#fill.length; v++) n += this.#fill[v], this.#fill[v] = 0;
-    this.entries += n;
-    this.flush();
-    return n * this.c.scanEntryNs + this.c.flushHostNs;
+    return this.charge(drain(this.#fill));
   }
 }
 
@@ -463,20 +465,16 @@ class PmlTracker extends BaseTracker {
     const head = leaf > 1 ? p - (p % leaf) : p; // a 2 MiB leaf's D bit sits on its first frame
     if ((fr[2 * head] & F_DBIT) !== 0) return; // D already set: nothing is logged
     fr[2 * head] |= F_DBIT;
-    if (leaf > 1) {
-      for (let q = head; q < Math.min(this.m.pages, head + leaf); q++) this.seen(q, true);
-    } else this.seen(p, true);
+    if (leaf > 1) this.seenLeaf(head, true);
+    else this.seen(p, true);
     if (++this.#fill[vcpu] === 512) { // the 512-entry buffer is full: a VM exit drains it
       this.exit("pmlFull");
       this.#fill[vcpu] = 0;
     }
   }
   protected syncCost(): number {
-    let n = 0;
-    for (let v = 0; v < this.#fill.length; v++) n += this.#fill[v], this.#fill[v] = 0;
-    this.entries += n + Math.ceil(this.m.pages / 64);
-    this.flush();
-    return (n + Math.ceil(this.m.pages / 64)) * this.c.scanEntryNs + this.c.flushHostNs;
+    // drain the buffers, then read and clear the dirty bitmap
+    return this.charge(drain(this.#fill) + Math.ceil(this.m.pages / 64));
   }
   protected rearm(p: number): void {
     const leaf = this.o.leafFrames;
@@ -485,9 +483,15 @@ class PmlTracker extends BaseTracker {
   protected profileScan(written: Uint32Array): void {
     // clear the D bits of the frames seen written, so their next write is logged again
     for (let i = 0; i < written.length; i++) this.rearm(written[i]);
-    this.entries += written.length;
-    this.flush();
+    this.charge(written.length);
   }
+}
+
+/** Empties per-vCPU fill counters (PML buffers, dirty rings); returns the entries. */
+function drain(fill: Uint32Array): number {
+  let n = 0;
+  for (let v = 0; v < fill.length; v++) n += fill[v], fill[v] = 0;
+  return n;
 }
 
 /** Tracker kinds that exist in this build. */
