@@ -592,6 +592,11 @@ class Migration {
     return bytes;
   }
 
+  /** Sends so far, zero markers included. */
+  pagesSent(): number {
+    return this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO];
+  }
+
   pendingWireBytes(): number {
     const z = this.c[C_PENDING_ZERO];
     return (this.c[C_PENDING] - z) * this.wirePage + z * this.cfg.zeroMarker;
@@ -823,7 +828,7 @@ class Migration {
     for (let round = 1; switchover === null; round++) {
       const offered = this.collectPending();
       const roundStart = now;
-      const sentBefore = this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO];
+      const sentBefore = this.pagesSent();
       const bytesBefore = this.c[C_BYTES];
       const view: RoundView = {
         index: round,
@@ -855,7 +860,7 @@ class Migration {
       const [dirtyAtSync, syncCost] = this.sync();
       this.absorbStall();
       syncs++;
-      const sent = this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO] - sentBefore;
+      const sent = this.pagesSent() - sentBefore;
       const sendEnd = now;
       now += syncCost;
       rows.push({
@@ -904,12 +909,12 @@ class Migration {
       } else if (round >= cfg.maxRounds) switchover = "max-rounds";
       else if (
         cfg.maxTransferFactor > 0 &&
-        this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO] >= cfg.maxTransferFactor * pages
+        this.pagesSent() >= cfg.maxTransferFactor * pages
       ) switchover = "max-transfer-factor";
       this.input.onProgress?.({
         round,
         pending: this.c[C_PENDING],
-        pagesSent: this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO],
+        pagesSent: this.pagesSent(),
         elapsedNs: now - start,
       });
     }
@@ -933,7 +938,7 @@ class Migration {
     const downtimeNs = finalCost + transferNs + Math.round(cfg.pauseResumeNs);
     const mismatched = this.verify();
 
-    const pagesSent = this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO];
+    const pagesSent = this.pagesSent();
     const def = this.input.policy.definition;
     return {
       policy: {

@@ -221,15 +221,10 @@ async function recordWp(
       stdout: o.passOutput === false ? "null" : "inherit",
       stderr: o.passOutput === false ? "piped" : "inherit",
     });
-    let status: Deno.CommandStatus;
-    let stderr = "";
-    try {
-      const out = await child.output();
-      status = out;
-      if (o.passOutput === false) stderr = new TextDecoder().decode(out.stderr);
-    } catch (e) {
-      return recErr(`cannot run '${o.command[0]}': ${(e as Error).message}`);
-    }
+    const status = await child.output().catch((e: Error) =>
+      recErr(`cannot run '${o.command[0]}': ${e.message}`)
+    );
+    const stderr = o.passOutput === false ? new TextDecoder().decode(status.stderr) : "";
     const files = [...Deno.readDirSync(tmp)].filter((e) => e.name.endsWith(".raw"));
     if (files.length === 0) {
       recErr(
