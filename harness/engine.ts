@@ -72,7 +72,7 @@ export interface MigrationConfig {
    * `migration_iteration_run` looks again (default 50 ms; 0 = after every page).
    */
   qemuMaxWaitNs: number;
-  /** Trace time at which migration starts; the profiler runs from 0 (default 1 s). */
+  /** When migration starts; the guest and the profiler run from 0 (default 1 s). */
   startNs: number;
   /** Pause and resume overhead added to downtime (default 0). */
   pauseResumeNs: number;
@@ -197,7 +197,7 @@ export interface RunReport {
   stopCopyPages: number;
   /** Sends whose content the guest overwrote before the end. */
   wastedSends: number;
-  /** Guest writes and reads between migration start and pause. */
+  /** Guest writes between migration start and pause. */
   guestWrites: number;
   /** Guest reads between migration start and pause. */
   guestReads: number;
@@ -455,8 +455,14 @@ class Migration {
     if (pol.definition.meta.oracle) {
       let rates: Float64Array | null = null;
       const future = this.future = createFuture(w, pages, cfg.seed);
+      // Oracles ask in simulated time; the workload's clock lags it by the guest's stalls
+      // and throttling, so spans are mapped onto the workload's clock here.
+      const view = {
+        lastWrites: (from: number, to: number) =>
+          future.lastWrites(this.workloadTime(from), this.workloadTime(to)),
+      };
       Object.defineProperties(env, {
-        future: { value: future, enumerable: true },
+        future: { value: view, enumerable: true },
         rates: {
           get: () => rates ??= writeRates(w, pages, cfg.seed, cfg.startNs + cfg.oracleHorizonNs),
           enumerable: true,
@@ -779,6 +785,14 @@ class Migration {
     const s = this.tracker.stallNs;
     this.wallBase += s - this.stallApplied;
     this.stallApplied = s;
+  }
+
+  /**
+   * The workload's clock at simulated time `w` (from now on, barring new stalls). While
+   * the guest is stalled its clock stands still at its last access.
+   */
+  workloadTime(w: number): number {
+    return Math.max(this.traceBase + (w - this.wallBase) * this.speed, this.lastAccessNs);
   }
 
   /** Changes the guest's speed (auto-converge) from wall time `w` on. */

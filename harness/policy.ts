@@ -31,7 +31,9 @@ export interface PolicyMeta<P extends Params = Params> {
 export interface FutureView {
   /**
    * For every frame, the time of its last write in `[fromNs, toNs)`, or -1 if none.
-   * @param fromNs start of the span (trace time)
+   * Times are on the simulation's clock; the harness maps them to the workload's own
+   * clock, which runs slower while the guest is stalled or throttled.
+   * @param fromNs start of the span
    * @param toNs end of the span, exclusive
    */
   lastWrites(fromNs: number, toNs: number): Float64Array;
@@ -59,7 +61,7 @@ export interface PolicyEnv {
 export interface RoundView {
   /** Round number, from 1. */
   readonly index: number;
-  /** Trace time at which the round starts, in ns. */
+  /** When the round starts, in ns of simulated time. */
   readonly nowNs: number;
   /** Frames the policy may send, ascending. Read-only: return a new array. */
   readonly offered: Uint32Array;
@@ -71,7 +73,7 @@ export interface RoundView {
 export interface BatchView {
   /** Round number. */
   readonly round: number;
-  /** Trace time now, in ns. */
+  /** Now, in ns of simulated time. */
   readonly nowNs: number;
   /** The next frames of the order (at most 1024, Xen's batch size). */
   readonly frames: Uint32Array;
@@ -88,7 +90,7 @@ export interface BatchView {
 export interface ScanView {
   /** Interval number, from 1. */
   readonly index: number;
-  /** Trace time of the scan, in ns. */
+  /** When the scan ran, in ns of simulated time. */
   readonly nowNs: number;
   /** Frames written during the interval. */
   readonly written: Uint32Array;
@@ -100,9 +102,9 @@ export interface ScanView {
 export interface RoundStats {
   /** Round number. */
   readonly index: number;
-  /** Trace time the round started and ended (before its sync), in ns. */
+  /** When the round started, in ns of simulated time. */
   readonly startNs: number;
-  /** Trace time the round's sending ended, in ns. */
+  /** When the round's sending ended (before its sync), in ns of simulated time. */
   readonly endNs: number;
   /** Frames offered / sent / left pending. */
   readonly offered: number;

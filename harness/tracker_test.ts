@@ -188,3 +188,44 @@ Deno.test("auto-converge throttles a guest that dirties faster than the link sen
   // a throttled guest runs less, so it writes less per second of migration
   assert.ok(on.guestWrites / on.totalTimeNs < off.guestWrites / off.totalTimeNs);
 });
+
+Deno.test("oracles see the future on the workload's clock, which stalls hold back", async () => {
+  const { definePolicy } = await import("../mod.ts");
+  let seen: number[] = [];
+  const peek = {
+    file: "peek",
+    definition: definePolicy({
+      meta: {
+        name: "peek",
+        description: "records what the future holds",
+        defaults: {},
+        oracle: true,
+      },
+      create: (_p, env) => ({
+        order(round) {
+          if (round.index === 1) {
+            const last = env.future!.lastWrites(round.nowNs, round.nowNs + 20_000);
+            seen = [0, 1, 2].filter((p) => last[p] >= 0);
+          }
+          return round.offered.slice();
+        },
+      }),
+    }),
+  };
+  // wp exits of 5 µs: frame 0 at 1 µs and frame 1 at 4 µs stall the guest 10 µs before
+  // migration starts at 10 µs, so frame 2's write at workload time 6 µs lands at 16 µs.
+  simulate({
+    workload: scriptedWorkload([[1000, 0, "w"], [4000, 1, "w"], [6000, 2, "w"]], { frames: 8 }),
+    policy: peek,
+    config: {
+      pages: 8,
+      bandwidth: 4104e6,
+      startNs: 10_000,
+      profileIntervalNs: 1e12,
+      tracker: "wp",
+      trackerCosts: { exitNs: 5000, scanEntryNs: 0, flushHostNs: 0, flushGuestNs: 0 },
+    },
+  });
+  assert.ok(seen.includes(2), JSON.stringify(seen));
+  assert.ok(!seen.includes(0), JSON.stringify(seen));
+});
