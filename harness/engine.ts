@@ -347,6 +347,9 @@ export function resolveConfig(c: ConfigInput = {}): MigrationConfig {
 }
 
 const BATCH = 1024;
+/** F_PENDING's bit position, for branchless scans. */
+const PENDING_BIT = 4;
+if (F_PENDING !== 1 << PENDING_BIT) throw new Error("internal: PENDING_BIT");
 /** Sends covered by one prefetch of upcoming accesses. */
 const PREFETCH_SENDS = 256;
 const NO_FRAMES = new Uint32Array(0);
@@ -383,7 +386,8 @@ class Migration {
   readonly chunkDirty: Uint8Array;
   readonly nsPerByte: number;
   readonly wirePage: number;
-  readonly stamp: Uint32Array;
+  /** One bit per frame: already in the order being checked (cleared per round). */
+  readonly ordered: Uint32Array;
   /** Written since this round's sync; only kept for policies with a filter. */
   readonly roundDirty: Uint8Array | null;
   readonly roundDirtyList = new FrameList(1024);
@@ -440,7 +444,7 @@ class Migration {
       });
     this.history = new UpdateHistory(pages, cfg.historyLength, cfg.profileIntervalNs);
     this.stream = w.open(pages, cfg.seed);
-    this.stamp = new Uint32Array(pages);
+    this.ordered = new Uint32Array(Math.ceil(pages / 32));
     this.nextScanNs = cfg.profileIntervalNs;
 
     const pol = input.policy;
@@ -529,9 +533,9 @@ class Migration {
 
   markPending(p: number): void {
     const fr = this.mem.frames;
-    const f = fr[2 * p];
+    const f = fr[p];
     if ((f & F_PENDING) === 0) {
-      fr[2 * p] = f | F_PENDING;
+      fr[p] = f | F_PENDING;
       this.c[C_PENDING]++;
       if ((f & F_ZERO) !== 0) this.c[C_PENDING_ZERO]++;
     }
@@ -545,7 +549,7 @@ class Migration {
       const p = newly[i];
       this.markPending(p);
       if (chunkMode) {
-        fr[2 * p] |= F_SEEN;
+        fr[p] |= F_SEEN;
         this.chunkDirty[Math.floor(p / this.chunk)] = 1;
       }
     }
@@ -567,8 +571,8 @@ class Migration {
     const fr = this.mem.frames;
     const hi = Math.min(this.pages, (c + 1) * this.chunk);
     for (let q = c * this.chunk; q < hi; q++) {
-      if ((fr[2 * q] & F_SEEN) !== 0) {
-        fr[2 * q] &= ~F_SEEN;
+      if ((fr[q] & F_SEEN) !== 0) {
+        fr[q] &= ~F_SEEN;
         this.tracker.clear(q);
       }
     }
@@ -578,13 +582,13 @@ class Migration {
   /** Sends one frame; returns its wire bytes. */
   send(p: number): number {
     const fr = this.mem.frames;
-    const f = fr[2 * p];
+    const f = fr[p];
     if ((f & F_SENT) !== 0) {
       if ((f & F_MODIFIED) !== 0) this.c[C_NECESSARY]++;
       else this.c[C_REDUNDANT]++;
     } else this.c[C_UNIQUE]++;
     this.c[C_PENDING]--;
-    fr[2 * p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED);
+    fr[p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED);
     let bytes: number;
     if ((f & F_ZERO) !== 0) {
       this.c[C_SENT_ZERO]++;
@@ -609,12 +613,17 @@ class Migration {
   }
 
   collectPending(): Uint32Array {
-    const out = new Uint32Array(this.c[C_PENDING]);
+    const n = this.c[C_PENDING];
+    const out = new Uint32Array(n + 1); // +1: the branchless loop writes one past the end
     const fr = this.mem.frames, pages = this.pages;
     let k = 0;
-    for (let p = 0; p < pages; p++) if ((fr[2 * p] & F_PENDING) !== 0) out[k++] = p;
-    if (k !== out.length) throw new Error(`internal: pending count ${out.length} != ${k}`);
-    return out;
+    // Branchless: pending frames are often half of all, so a branch would mispredict often.
+    for (let p = 0; p < pages; p++) {
+      out[k] = p;
+      k += (fr[p] >>> PENDING_BIT) & 1;
+    }
+    if (k !== n) throw new Error(`internal: pending count ${n} != ${k}`);
+    return out.subarray(0, n);
   }
 
   /** Runs the policy's order() and checks the result against the contract. */
@@ -628,15 +637,17 @@ class Migration {
     }
     const n = res.length;
     const out = res instanceof Uint32Array && res !== view.offered ? res : new Uint32Array(n);
-    const fr = this.mem.frames, stamp = this.stamp, r = view.index, pages = this.pages;
+    const fr = this.mem.frames, seen = this.ordered, pages = this.pages;
+    seen.fill(0);
     for (let i = 0; i < n; i++) {
       const v = res[i];
       if (!Number.isInteger(v) || v < 0 || v >= pages) {
         fail(`returned ${String(v)} at position ${i}, which is not a frame number`);
       }
-      if ((fr[2 * v] & F_PENDING) === 0) fail(`returned frame ${v}, which was not offered`);
-      if (stamp[v] === r) fail(`returned frame ${v} twice`);
-      stamp[v] = r;
+      if ((fr[v] & F_PENDING) === 0) fail(`returned frame ${v}, which was not offered`);
+      const bit = 1 << (v & 31);
+      if ((seen[v >>> 5] & bit) !== 0) fail(`returned frame ${v} twice`);
+      seen[v >>> 5] |= bit;
       out[i] = v;
     }
     return out;
@@ -690,7 +701,7 @@ class Migration {
           // interleaves them with the sends one by one.
           prefetchAt = k + PREFETCH_SENDS;
           const horizon = tb + (limit + prefetchNs - wb) * this.speed; // in trace time
-          for (let j = i; j < n && t[j] < horizon; j++) sink ^= fr[2 * pf[j]];
+          for (let j = i; j < n && t[j] < horizon; j++) sink ^= fr[pf[j]];
         }
       }
       if (tracker.stallNs !== stall) { // clears and sends flush: the guest stalls
@@ -722,13 +733,13 @@ class Migration {
         // vCPU: the workload's own id, else spread round-robin
         const v = vcpus === 1 ? 0 : vc !== null ? vc[i] % vcpus : (base + i) % vcpus;
         if (op[i] === OP_WRITE) {
-          let f = fr[2 * p];
+          let f = fr[p];
           if ((f & (F_SENT | F_MODIFIED)) === F_SENT) c[C_WASTED]++; // the sent copy went stale
           if ((f & F_ZERO) !== 0) {
             f &= ~F_ZERO;
             if ((f & F_PENDING) !== 0) c[C_PENDING_ZERO]--;
           }
-          fr[2 * p] = f | F_MODIFIED;
+          fr[p] = f | F_MODIFIED;
           c[C_WRITES]++;
           if (rd !== null && rd[p] === 0) {
             rd[p] = 1;
@@ -821,7 +832,7 @@ class Migration {
     for (let p = 0; p < pages; p++) this.markPending(p);
     if (this.clearMode === "chunk") {
       // KVM_DIRTY_LOG_INITIALLY_SET: every chunk is cleared before its first send.
-      for (let p = 0; p < pages; p++) fr[2 * p] |= F_SEEN;
+      for (let p = 0; p < pages; p++) fr[p] |= F_SEEN;
       this.chunkDirty.fill(1);
     }
     let now = start + setupCost;
@@ -942,7 +953,7 @@ class Migration {
     const bytesBefore = this.c[C_BYTES];
     let stopCopyPages = 0;
     for (let p = 0; p < pages; p++) {
-      if ((fr[2 * p] & F_PENDING) !== 0) {
+      if ((fr[p] & F_PENDING) !== 0) {
         this.send(p);
         stopCopyPages++;
       }
@@ -996,7 +1007,7 @@ class Migration {
     let bad = 0;
     const first: number[] = [];
     for (let p = 0; p < this.pages; p++) {
-      if ((fr[2 * p] & (F_SENT | F_MODIFIED)) !== F_SENT) {
+      if ((fr[p] & (F_SENT | F_MODIFIED)) !== F_SENT) {
         if (bad++ < 5) first.push(p);
       }
     }

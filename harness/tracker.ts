@@ -38,7 +38,16 @@
  */
 
 import { PrecopyError } from "./errors.ts";
-import { F_DBIT, F_IV_A, F_IV_W, F_LOG, F_WP, FrameList, type GuestMemory } from "./memory.ts";
+import {
+  F_DBIT,
+  F_IV_A,
+  F_IV_W,
+  F_LOG,
+  F_NEW,
+  F_WP,
+  FrameList,
+  type GuestMemory,
+} from "./memory.ts";
 
 /** Cost parameters of a tracker, all in nanoseconds. */
 export interface TrackerCosts {
@@ -63,6 +72,10 @@ export interface TrackerOptions {
   /** Whether clears are followed by INVEPT (default true). */
   flush: boolean;
 }
+
+/** Bit positions of F_LOG and F_NEW, for branchless scans. */
+const LOG_BIT = 2, NEW_BIT = 11;
+if (F_LOG !== 1 << LOG_BIT || F_NEW !== 1 << NEW_BIT) throw new Error("internal: flag bits");
 
 const DEFAULT_OPTIONS: TrackerOptions = Object.freeze({ leafFrames: 1, flush: true });
 
@@ -98,7 +111,7 @@ export interface TrackerStats {
 
 /** The result of a sync. */
 export interface SyncResult {
-  /** Frames whose log bit was set since the previous sync and is still set (a view). */
+  /** Frames whose log bit was set since the previous sync and is still set (a view; any order). */
   readonly newly: Uint32Array;
   /** All frames currently logged dirty (reported by this sync). */
   readonly logged: number;
@@ -152,10 +165,14 @@ abstract class BaseTracker implements DirtyTracker {
   protected readonly c: TrackerCosts;
   protected readonly newly = new FrameList(4096);
   readonly #report = new FrameList(4096);
+  /**
+   * Past this many frames logged between two syncs, a sync reads F_NEW off every frame in
+   * one sequential pass instead of visiting listed frames at random (much cheaper then).
+   */
+  readonly #newlyCap: number;
+  #newlyOver = false;
   protected readonly ivW = new FrameList(4096);
   protected readonly ivA = new FrameList(4096);
-  /** The profiling interval now running (stamps name it), from 1. */
-  protected interval = 1;
   protected logged = 0;
   protected entries = 0;
   protected flushes = 0;
@@ -168,6 +185,7 @@ abstract class BaseTracker implements DirtyTracker {
     this.m = memory;
     this.c = costs;
     this.o = options;
+    this.#newlyCap = Math.max(1024, memory.pages >>> 5);
   }
 
   get stats(): TrackerStats {
@@ -194,13 +212,9 @@ abstract class BaseTracker implements DirtyTracker {
 
   /** Records what the hardware reported of an access: the interval lists and the log. */
   protected seen(p: number, write: boolean): void {
-    const fr = this.m.frames, i = 2 * p;
-    let f = fr[i];
-    if (fr[i + 1] !== this.interval) { // first report in this interval
-      fr[i + 1] = this.interval;
-      f &= ~(F_IV_A | F_IV_W);
-    }
-    if ((f & F_IV_A) === 0) {
+    const fr = this.m.frames;
+    let f = fr[p];
+    if ((f & F_IV_A) === 0) { // first report in this interval
       f |= F_IV_A;
       this.ivA.push(p);
     }
@@ -211,11 +225,15 @@ abstract class BaseTracker implements DirtyTracker {
       }
       if ((f & F_LOG) === 0) {
         f |= F_LOG;
-        this.newly.push(p);
         this.logged++;
+        if ((f & F_NEW) === 0) {
+          f |= F_NEW;
+          if (this.newly.length < this.#newlyCap) this.newly.push(p);
+          else this.#newlyOver = true;
+        }
       }
     }
-    fr[i] = f;
+    fr[p] = f;
   }
 
   /** Records an access to every frame of the 2 MiB leaf that starts at `head`. */
@@ -238,9 +256,24 @@ abstract class BaseTracker implements DirtyTracker {
     const costNs = this.syncCost();
     const fr = this.m.frames, n = this.newly, r = this.#report;
     r.reset();
-    for (let i = 0; i < n.length; i++) {
-      const p = n.buf[i];
-      if ((fr[2 * p] & F_LOG) !== 0) r.push(p);
+    if (this.#newlyOver) {
+      // branchless: about half the frames may qualify, which a branch would mispredict
+      const out = r.reserve(fr.length + 1);
+      let k = 0;
+      for (let p = 0; p < fr.length; p++) {
+        const f = fr[p];
+        fr[p] = f & ~F_NEW;
+        out[k] = p;
+        k += (f >>> NEW_BIT) & (f >>> LOG_BIT) & 1;
+      }
+      r.length = k;
+      this.#newlyOver = false;
+    } else {
+      for (let i = 0; i < n.length; i++) {
+        const p = n.buf[i], f = fr[p];
+        fr[p] = f & ~F_NEW;
+        if ((f & F_LOG) !== 0) r.push(p);
+      }
     }
     n.reset();
     return { newly: r.view(), logged: this.logged, costNs };
@@ -248,18 +281,18 @@ abstract class BaseTracker implements DirtyTracker {
 
   clearAll(): void {
     const fr = this.m.frames;
-    for (let i = 0; i < fr.length; i += 2) {
-      if ((fr[i] & F_LOG) !== 0) this.rearm(i >> 1);
-      fr[i] &= ~F_LOG;
+    for (let p = 0; p < fr.length; p++) {
+      if ((fr[p] & F_LOG) !== 0) this.rearm(p);
+      fr[p] &= ~F_LOG;
     }
     this.logged = 0;
   }
 
   clear(p: number): void {
-    const fr = this.m.frames, f = fr[2 * p];
+    const fr = this.m.frames, f = fr[p];
     if ((f & F_LOG) !== 0) {
       this.logged--;
-      fr[2 * p] = f & ~F_LOG;
+      fr[p] = f & ~F_LOG;
     }
     this.rearm(p);
     this.entries++;
@@ -277,9 +310,11 @@ abstract class BaseTracker implements DirtyTracker {
     const w = this.ivW, a = this.ivA;
     this.profileScan(w.view());
     const out = { written: w.buf.slice(0, w.length), accessed: a.buf.slice(0, a.length) };
+    // the next interval starts with no frame listed (every written frame is also accessed)
+    const fr = this.m.frames, acc = out.accessed;
+    for (let i = 0; i < acc.length; i++) fr[acc[i]] &= ~(F_IV_A | F_IV_W);
     w.reset();
     a.reset();
-    this.interval++; // every frame's F_IV_* flags now belong to a past interval
     return out;
   }
 
@@ -399,14 +434,14 @@ class WpTracker extends BaseTracker {
   constructor(memory: GuestMemory, costs: TrackerCosts, options?: TrackerOptions) {
     super(memory, costs, options);
     const fr = memory.frames;
-    for (let i = 0; i < fr.length; i += 2) fr[i] |= F_WP; // the profiler protects from the start
+    for (let p = 0; p < fr.length; p++) fr[p] |= F_WP; // the profiler protects from the start
     this.charge(memory.pages);
   }
   onAccess(p: number, write: boolean, vcpu: number): void {
     if (!write) return; // protection sees writes only
     const fr = this.m.frames;
-    if ((fr[2 * p] & F_WP) === 0) return; // unprotected: the write goes unseen
-    fr[2 * p] &= ~F_WP;
+    if ((fr[p] & F_WP) === 0) return; // unprotected: the write goes unseen
+    fr[p] &= ~F_WP;
     this.exit("wpFault");
     this.trapped(p, vcpu);
   }
@@ -419,7 +454,7 @@ class WpTracker extends BaseTracker {
     return this.charge(Math.ceil(this.m.pages / 64));
   }
   protected rearm(p: number): void {
-    this.m.frames[2 * p] |= F_WP;
+    this.m.frames[p] |= F_WP;
   }
   protected profileScan(written: Uint32Array): void {
     // History from faults: re-protect every frame seen written, so its next write traps.
@@ -463,8 +498,8 @@ class PmlTracker extends BaseTracker {
     if (!write) return; // PML logs D-bit transitions only
     const fr = this.m.frames, leaf = this.o.leafFrames;
     const head = leaf > 1 ? p - (p % leaf) : p; // a 2 MiB leaf's D bit sits on its first frame
-    if ((fr[2 * head] & F_DBIT) !== 0) return; // D already set: nothing is logged
-    fr[2 * head] |= F_DBIT;
+    if ((fr[head] & F_DBIT) !== 0) return; // D already set: nothing is logged
+    fr[head] |= F_DBIT;
     if (leaf > 1) this.seenLeaf(head, true);
     else this.seen(p, true);
     if (++this.#fill[vcpu] === 512) { // the 512-entry buffer is full: a VM exit drains it
@@ -478,7 +513,7 @@ class PmlTracker extends BaseTracker {
   }
   protected rearm(p: number): void {
     const leaf = this.o.leafFrames;
-    this.m.frames[2 * (leaf > 1 ? p - (p % leaf) : p)] &= ~F_DBIT;
+    this.m.frames[(leaf > 1 ? p - (p % leaf) : p)] &= ~F_DBIT;
   }
   protected profileScan(written: Uint32Array): void {
     // clear the D bits of the frames seen written, so their next write is logged again
