@@ -352,21 +352,18 @@ const PENDING_BIT = 4;
 if (F_PENDING !== 1 << PENDING_BIT) throw new Error("internal: PENDING_BIT");
 /** Sends covered by one prefetch of upcoming accesses. */
 const PREFETCH_SENDS = 256;
-const NO_FRAMES = new Uint32Array(0);
 
 // Indices of Migration.c, the run's counters.
-const C_PENDING = 0; // frames the hypervisor knows must be sent
-const C_PENDING_ZERO = 1; // of which still zero pages
+const C_MARKED = 0; // times a frame was marked pending (pending = marked − sent)
+const C_PENDING_ZERO = 1; // pending frames that are still zero pages
 const C_WRITES = 2;
 const C_READS = 3;
 const C_WASTED = 4;
-const C_SENT_NORMAL = 5;
+const C_SENT = 5; // every send, zero markers included
 const C_SENT_ZERO = 6;
 const C_UNIQUE = 7;
-const C_NECESSARY = 8;
-const C_REDUNDANT = 9;
-const C_BYTES = 10;
-const C_COUNT = 11;
+const C_NECESSARY = 8; // redundant resends = sent − unique − necessary
+const C_COUNT = 9;
 
 /** One migration; {@link simulate} is its only user. */
 class Migration {
@@ -509,7 +506,8 @@ class Migration {
 
   /** Applies every access with t < limit, and every profiling scan due before it. */
   advance(limit: number): void {
-    this.drive(NO_FRAMES, 0, limit, -1, null);
+    this.absorbStall();
+    this.applyUntil(limit);
   }
 
   badAccess(i: number, msg: string): never {
@@ -536,9 +534,14 @@ class Migration {
     const f = fr[p];
     if ((f & F_PENDING) === 0) {
       fr[p] = f | F_PENDING;
-      this.c[C_PENDING]++;
+      this.c[C_MARKED]++;
       if ((f & F_ZERO) !== 0) this.c[C_PENDING_ZERO]++;
     }
+  }
+
+  /** Frames the hypervisor knows must be sent. */
+  pending(): number {
+    return this.c[C_MARKED] - this.c[C_SENT];
   }
 
   /** Syncs the dirty log into the pending set; returns [frames logged, host ns]. */
@@ -579,41 +582,37 @@ class Migration {
     this.tracker.flush();
   }
 
-  /** Sends one frame; returns its wire bytes. */
+  /** Sends one frame; returns its wire bytes. Counts only what cannot be derived. */
   send(p: number): number {
-    const fr = this.mem.frames;
-    const f = fr[p];
-    if ((f & F_SENT) !== 0) {
-      if ((f & F_MODIFIED) !== 0) this.c[C_NECESSARY]++;
-      else this.c[C_REDUNDANT]++;
-    } else this.c[C_UNIQUE]++;
-    this.c[C_PENDING]--;
+    const fr = this.mem.frames, c = this.c, f = fr[p];
     fr[p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED);
-    let bytes: number;
-    if ((f & F_ZERO) !== 0) {
-      this.c[C_SENT_ZERO]++;
-      this.c[C_PENDING_ZERO]--;
-      bytes = this.cfg.zeroMarker;
-    } else {
-      this.c[C_SENT_NORMAL]++;
-      bytes = this.wirePage;
-    }
-    this.c[C_BYTES] += bytes;
-    return bytes;
+    c[C_SENT]++;
+    if ((f & F_SENT) === 0) c[C_UNIQUE]++;
+    else if ((f & F_MODIFIED) !== 0) c[C_NECESSARY]++;
+    if ((f & F_ZERO) === 0) return this.wirePage;
+    c[C_SENT_ZERO]++;
+    c[C_PENDING_ZERO]--;
+    return this.cfg.zeroMarker;
   }
 
   /** Sends so far, zero markers included. */
   pagesSent(): number {
-    return this.c[C_SENT_NORMAL] + this.c[C_SENT_ZERO];
+    return this.c[C_SENT];
+  }
+
+  /** Wire bytes of every send so far (device state not included). */
+  bytesSent(): number {
+    const z = this.c[C_SENT_ZERO];
+    return (this.c[C_SENT] - z) * this.wirePage + z * this.cfg.zeroMarker;
   }
 
   pendingWireBytes(): number {
     const z = this.c[C_PENDING_ZERO];
-    return (this.c[C_PENDING] - z) * this.wirePage + z * this.cfg.zeroMarker;
+    return (this.pending() - z) * this.wirePage + z * this.cfg.zeroMarker;
   }
 
   collectPending(): Uint32Array {
-    const n = this.c[C_PENDING];
+    const n = this.pending();
     const out = new Uint32Array(n + 1); // +1: the branchless loop writes one past the end
     const fr = this.mem.frames, pages = this.pages;
     let k = 0;
@@ -654,134 +653,154 @@ class Migration {
   }
 
   /**
-   * The hot loop. Sends `order` one frame per slot from `now` (each send captures every
-   * access before its slot), applying accesses and profiling scans in time order between
-   * the sends, then applies everything due before `until`. `qemuThreshold` ≥ 0 ends the
-   * sending early under QEMU's rule; `filter` (policies with one) may defer frames per
-   * batch. All state lives in locals, written back only around calls out of the loop.
-   * Returns the wire bytes sent and the last frame sent.
+   * The send loop. Sends `order` one frame per slot from `now` (each send captures every
+   * access before its slot); whenever an access or a profiling scan is due before the next
+   * slot, {@link Migration.applyUntil} applies them in time order first. `qemuThreshold`
+   * ≥ 0 ends the sending early under QEMU's rule; `filter` (policies with one) may defer
+   * frames per batch. Returns the wire bytes sent and the last frame sent.
    */
   drive(
     order: Uint32Array,
     now: number,
-    until: number,
     qemuThreshold: number,
     filter: ((from: number, nowNs: number) => Uint8Array) | null,
   ): { segBytes: number; lastSent: number } {
-    const fr = this.mem.frames, tracker = this.tracker, pages = this.pages;
-    const rd = this.roundDirty, rdl = this.roundDirtyList;
+    const tracker = this.tracker;
     const nsPerByte = this.nsPerByte, pageSize = this.cfg.pageSize;
     const maxWait = this.cfg.qemuMaxWaitNs, prefetchNs = PREFETCH_SENDS * this.wirePage * nsPerByte;
     const clearMode = this.clearMode === "send" ? 1 : this.clearMode === "chunk" ? 2 : 0;
-    let t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
-    let vc = this.chunkV, base = this.accessIndex;
-    let prev = this.lastAccessNs, nextScan = this.nextScanNs;
-    const c = this.c, vcpus = this.cfg.trackerCosts.vcpus;
-    let wb = this.wallBase, stall = this.stallApplied;
-    const tb = this.traceBase, inv = 1 / this.speed;
-    let segBytes = 0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0, sink = 0;
-    let keep: Uint8Array | null = null;
     const total = order.length;
-    for (let k = 0; k <= total; k++) {
-      let limit = until;
-      if (k < total) {
-        if (filter !== null && k % BATCH === 0) {
-          this.#save(i, prev, wb, stall);
-          keep = filter(k, now + Math.round(segBytes * nsPerByte));
-          t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
-          vc = this.chunkV, base = this.accessIndex;
-          prev = this.lastAccessNs, nextScan = this.nextScanNs;
-          wb = this.wallBase, stall = this.stallApplied;
-        }
-        if (keep !== null && keep[k % BATCH] === 0) continue;
-        limit = now + Math.round(segBytes * nsPerByte);
-        if (k >= prefetchAt) {
-          // Touch the frames of the accesses due over the next sends in a tight loop of
-          // independent loads, so their cache misses overlap; the exact pass below then
-          // interleaves them with the sends one by one.
-          prefetchAt = k + PREFETCH_SENDS;
-          const horizon = tb + (limit + prefetchNs - wb) * this.speed; // in trace time
-          for (let j = i; j < n && t[j] < horizon; j++) sink ^= fr[pf[j]];
-        }
+    let segBytes = 0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0;
+    let keep: Uint8Array | null = null;
+    let stall = this.stallApplied, due = this.nextDue();
+    for (let k = 0; k < total; k++) {
+      if (filter !== null && k % BATCH === 0) {
+        keep = filter(k, now + Math.round(segBytes * nsPerByte));
+        stall = this.stallApplied, due = this.nextDue();
+      }
+      if (keep !== null && keep[k % BATCH] === 0) continue;
+      const slot = now + segBytes * nsPerByte; // the send's start, before rounding
+      if (k >= prefetchAt) {
+        prefetchAt = k + PREFETCH_SENDS;
+        this.prefetch(slot + prefetchNs);
       }
       if (tracker.stallNs !== stall) { // clears and sends flush: the guest stalls
-        wb += tracker.stallNs - stall;
-        stall = tracker.stallNs;
+        this.absorbStall();
+        stall = this.stallApplied, due = this.nextDue();
       }
-      for (;;) {
-        if (i >= n) {
-          this.#save(i, prev, wb, stall);
-          if (!this.loadChunk()) break;
-          t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = 0;
-          vc = this.chunkV, base = this.accessIndex;
-        }
-        const tt = t[i];
-        const at = inv === 1 ? wb + tt - tb : Math.round(wb + (tt - tb) * inv);
-        if (at >= limit) break;
-        if (at >= nextScan) {
-          this.#save(i, prev, wb, stall);
-          this.scan();
-          nextScan = this.nextScanNs;
-          // the scan's flush stalls the guest before this access happens
-          wb = this.wallBase + tracker.stallNs - this.stallApplied, stall = tracker.stallNs;
-          continue;
-        }
-        if (!(tt >= prev)) this.badAccess(i, `time ${tt} goes back before ${prev}`);
-        prev = tt;
-        const p = pf[i];
-        if (p >= pages) this.badAccess(i, `frame ${p} is outside the guest's ${pages} frames`);
-        // vCPU: the workload's own id, else spread round-robin
-        const v = vcpus === 1 ? 0 : vc !== null ? vc[i] % vcpus : (base + i) % vcpus;
-        if (op[i] === OP_WRITE) {
-          let f = fr[p];
-          if ((f & (F_SENT | F_MODIFIED)) === F_SENT) c[C_WASTED]++; // the sent copy went stale
-          if ((f & F_ZERO) !== 0) {
-            f &= ~F_ZERO;
-            if ((f & F_PENDING) !== 0) c[C_PENDING_ZERO]--;
-          }
-          fr[p] = f | F_MODIFIED;
-          c[C_WRITES]++;
-          if (rd !== null && rd[p] === 0) {
-            rd[p] = 1;
-            rdl.push(p);
-          }
-          tracker.onAccess(p, true, v);
-        } else {
-          tracker.onAccess(p, false, v);
-          c[C_READS]++;
-        }
-        i++;
-        if (tracker.stallNs !== stall) { // an exit: the guest's clock stops
-          wb += tracker.stallNs - stall;
-          stall = tracker.stallNs;
+      if (due < slot + 1) { // rounding moves the slot by at most half a nanosecond
+        const limit = now + Math.round(segBytes * nsPerByte);
+        if (due < limit) {
+          this.applyUntil(limit);
+          stall = this.stallApplied, due = this.nextDue();
         }
       }
-      if (nextScan < limit) {
-        this.#save(i, prev, wb, stall);
-        while (this.nextScanNs < limit) this.scan();
-        nextScan = this.nextScanNs;
-      }
-      if (k === total) break;
       const p = order[k];
       if (clearMode === 1) {
         tracker.clear(p);
         // Clearing at each send is an idealisation; its invalidations are charged as
         // KVM_CLEAR_DIRTY_LOG would do them, once per 64-frame word.
-        if (++this.sendClears % 64 === 0) tracker.flush();
+        if ((++this.sendClears & 63) === 0) tracker.flush();
       } else if (clearMode === 2) this.clearChunkOf(p);
       segBytes += this.send(p);
       lastSent = p;
       if (qemuThreshold >= 0) {
         const sentUntil = now + Math.round(segBytes * nsPerByte);
         if (sentUntil >= nextCheck) {
-          if (this.c[C_PENDING] * pageSize <= qemuThreshold) break;
+          if (this.pending() * pageSize <= qemuThreshold) break;
           nextCheck = sentUntil + maxWait;
         }
       }
     }
-    this.#save(i, prev, wb, stall);
-    this.prefetchSink ^= sink;
     return { segBytes, lastSent };
+  }
+
+  /** When the next access or profiling scan is due, in simulated time (∞: none). */
+  nextDue(): number {
+    if (this.ci >= this.chunkLen && !this.loadChunk()) return this.nextScanNs;
+    const tt = this.chunkT[this.ci];
+    const at = this.speed === 1
+      ? this.wallBase + tt - this.traceBase
+      : Math.round(this.wallBase + (tt - this.traceBase) * (1 / this.speed));
+    return at < this.nextScanNs ? at : this.nextScanNs;
+  }
+
+  /**
+   * Touches the frames of the accesses due before `horizon` in a tight loop of independent
+   * loads, so their cache misses overlap; {@link Migration.applyUntil} then finds them in
+   * cache when it interleaves them with the sends one by one.
+   */
+  prefetch(horizon: number): void {
+    const t = this.chunkT, pf = this.chunkP, fr = this.mem.frames, n = this.chunkLen;
+    const h = this.traceBase + (horizon - this.wallBase) * this.speed; // in trace time
+    let sink = 0;
+    for (let j = this.ci; j < n && t[j] < h; j++) sink ^= fr[pf[j]];
+    this.prefetchSink ^= sink;
+  }
+
+  /**
+   * The access loop: applies every access due before `limit`, and every profiling scan
+   * due before it, in time order. State lives in locals, written back around calls out.
+   */
+  applyUntil(limit: number): void {
+    const fr = this.mem.frames, tracker = this.tracker, pages = this.pages;
+    const rd = this.roundDirty, rdl = this.roundDirtyList;
+    const c = this.c, vcpus = this.cfg.trackerCosts.vcpus;
+    let t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
+    let vc = this.chunkV, base = this.accessIndex;
+    let prev = this.lastAccessNs, nextScan = this.nextScanNs;
+    let wb = this.wallBase, stall = this.stallApplied;
+    const tb = this.traceBase, inv = 1 / this.speed;
+    for (;;) {
+      if (i >= n) {
+        this.#save(i, prev, wb, stall);
+        if (!this.loadChunk()) break;
+        t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = 0;
+        vc = this.chunkV, base = this.accessIndex;
+      }
+      const tt = t[i];
+      const at = inv === 1 ? wb + tt - tb : Math.round(wb + (tt - tb) * inv);
+      if (at >= limit) break;
+      if (at >= nextScan) {
+        this.#save(i, prev, wb, stall);
+        this.scan();
+        nextScan = this.nextScanNs;
+        // the scan's flush stalls the guest before this access happens
+        wb = this.wallBase + tracker.stallNs - this.stallApplied, stall = tracker.stallNs;
+        continue;
+      }
+      if (!(tt >= prev)) this.badAccess(i, `time ${tt} goes back before ${prev}`);
+      prev = tt;
+      const p = pf[i];
+      if (p >= pages) this.badAccess(i, `frame ${p} is outside the guest's ${pages} frames`);
+      // vCPU: the workload's own id, else spread round-robin
+      const v = vcpus === 1 ? 0 : vc !== null ? vc[i] % vcpus : (base + i) % vcpus;
+      if (op[i] === OP_WRITE) {
+        let f = fr[p];
+        if ((f & (F_SENT | F_MODIFIED)) === F_SENT) c[C_WASTED]++; // the sent copy went stale
+        if ((f & F_ZERO) !== 0) {
+          f &= ~F_ZERO;
+          if ((f & F_PENDING) !== 0) c[C_PENDING_ZERO]--;
+        }
+        fr[p] = f | F_MODIFIED;
+        c[C_WRITES]++;
+        if (rd !== null && rd[p] === 0) {
+          rd[p] = 1;
+          rdl.push(p);
+        }
+        tracker.onAccess(p, true, v);
+      } else {
+        tracker.onAccess(p, false, v);
+        c[C_READS]++;
+      }
+      i++;
+      if (tracker.stallNs !== stall) { // an exit: the guest's clock stops
+        wb += tracker.stallNs - stall;
+        stall = tracker.stallNs;
+      }
+    }
+    this.#save(i, prev, wb, stall);
+    while (this.nextScanNs < limit) this.scan();
   }
 
   #save(i: number, prev: number, wallBase: number, stall: number): void {
@@ -854,7 +873,7 @@ class Migration {
       const offered = this.collectPending();
       const roundStart = now;
       const sentBefore = this.pagesSent();
-      const bytesBefore = this.c[C_BYTES];
+      const bytesBefore = this.bytesSent();
       const view: RoundView = {
         index: round,
         nowNs: now,
@@ -873,13 +892,7 @@ class Migration {
           return keep;
         }
         : null;
-      const { segBytes, lastSent } = this.drive(
-        order,
-        now,
-        -Infinity,
-        qemu ? threshold : -1,
-        filter,
-      );
+      const { segBytes, lastSent } = this.drive(order, now, qemu ? threshold : -1, filter);
       now += Math.round(segBytes * this.nsPerByte);
       this.advance(now);
       const [dirtyAtSync, syncCost] = this.sync();
@@ -896,7 +909,7 @@ class Migration {
         sent,
         deferred: offered.length - sent,
         dirtyAtSync,
-        bytes: this.c[C_BYTES] - bytesBefore,
+        bytes: this.bytesSent() - bytesBefore,
       });
       if (policy.onRoundEnd) {
         const stats = {
@@ -913,7 +926,7 @@ class Migration {
       }
       if (cfg.autoConverge) {
         dirtyPeriod += dirtyAtSync * cfg.pageSize;
-        xferPeriod += this.c[C_BYTES] - bytesBefore;
+        xferPeriod += this.bytesSent() - bytesBefore;
         if (now - periodStart >= 1e9) {
           // two periods in a row dirtying more than half of what was sent: throttle
           // from 20 %, then 10 % more per step, up to 99 % (QEMU's defaults)
@@ -927,8 +940,8 @@ class Migration {
           dirtyPeriod = xferPeriod = 0;
         }
       }
-      const pendingBytes = qemu ? this.c[C_PENDING] * cfg.pageSize : this.pendingWireBytes();
-      if (cfg.minPending > 0 && this.c[C_PENDING] < cfg.minPending) switchover = "min-pending";
+      const pendingBytes = qemu ? this.pending() * cfg.pageSize : this.pendingWireBytes();
+      if (cfg.minPending > 0 && this.pending() < cfg.minPending) switchover = "min-pending";
       else if (qemu ? pendingBytes < threshold : pendingBytes <= threshold) {
         switchover = "downtime-limit";
       } else if (round >= cfg.maxRounds) switchover = "max-rounds";
@@ -938,7 +951,7 @@ class Migration {
       ) switchover = "max-transfer-factor";
       this.input.onProgress?.({
         round,
-        pending: this.c[C_PENDING],
+        pending: this.pending(),
         pagesSent: this.pagesSent(),
         elapsedNs: now - start,
       });
@@ -950,7 +963,7 @@ class Migration {
     const guestReads = this.c[C_READS] - this.readsAtStart;
     const [, finalCost] = this.sync();
     syncs++;
-    const bytesBefore = this.c[C_BYTES];
+    const bytesBefore = this.bytesSent();
     let stopCopyPages = 0;
     for (let p = 0; p < pages; p++) {
       if ((fr[p] & F_PENDING) !== 0) {
@@ -958,8 +971,8 @@ class Migration {
         stopCopyPages++;
       }
     }
-    this.c[C_BYTES] += cfg.deviceState;
-    const transferNs = Math.round((this.c[C_BYTES] - bytesBefore) * this.nsPerByte);
+    const bytesSent = this.bytesSent() + cfg.deviceState;
+    const transferNs = Math.round((bytesSent - bytesBefore) * this.nsPerByte);
     const downtimeNs = finalCost + transferNs + Math.round(cfg.pauseResumeNs);
     const mismatched = this.verify();
 
@@ -980,13 +993,13 @@ class Migration {
       syncs,
       switchover: switchover!,
       pagesSent,
-      normalPagesSent: this.c[C_SENT_NORMAL],
+      normalPagesSent: pagesSent - this.c[C_SENT_ZERO],
       zeroPagesSent: this.c[C_SENT_ZERO],
-      bytesSent: this.c[C_BYTES],
+      bytesSent,
       uniquePagesSent: this.c[C_UNIQUE],
       resends: pagesSent - this.c[C_UNIQUE],
       necessaryResends: this.c[C_NECESSARY],
-      redundantResends: this.c[C_REDUNDANT],
+      redundantResends: pagesSent - this.c[C_UNIQUE] - this.c[C_NECESSARY],
       stopCopyPages,
       wastedSends: this.c[C_WASTED],
       guestWrites,
