@@ -406,6 +406,8 @@ class Migration {
   speed = 1;
   /** The tracker's stall already applied to wallBase. */
   stallApplied = 0;
+  /** The next round's offer, when the last sync could list it (else it is collected). */
+  nextOffered: Uint32Array | null = null;
   /** Send-time clears so far (their flushes are charged per 64). */
   sendClears = 0;
   /** Keeps the prefetch loads observable so the compiler cannot drop them. */
@@ -548,14 +550,26 @@ class Migration {
   sync(): [number, number] {
     const r = this.tracker.sync();
     const fr = this.mem.frames, newly = r.newly, chunkMode = this.clearMode === "chunk";
-    for (let i = 0; i < newly.length; i++) {
+    // With nothing left pending, the frames marked here are the next round's offer: listed
+    // as they pass by (a dense sync's come ascending; a short list is sorted, cheaper than
+    // collecting the offer from every frame).
+    const offer = this.pending() === 0 ? new Uint32Array(newly.length) : null;
+    let ascending = true;
+    for (let i = 0, last = -1; i < newly.length; i++) {
       const p = newly[i];
       this.markPending(p);
+      if (offer !== null) {
+        offer[i] = p;
+        if (p < last) ascending = false;
+        last = p;
+      }
       if (chunkMode) {
         fr[p] |= F_SEEN;
         this.chunkDirty[Math.floor(p / this.chunk)] = 1;
       }
     }
+    if (offer !== null && !ascending) offer.sort();
+    this.nextOffered = offer;
     if (this.clearMode === "round") this.tracker.clearAll();
     const rd = this.roundDirty;
     if (rd !== null) {
@@ -611,8 +625,11 @@ class Migration {
     return (this.pending() - z) * this.wirePage + z * this.cfg.zeroMarker;
   }
 
+  /** The frames pending, ascending: the round's offer. */
   collectPending(): Uint32Array {
-    const n = this.pending();
+    const n = this.pending(), listed = this.nextOffered;
+    this.nextOffered = null;
+    if (listed !== null && listed.length === n) return listed;
     const out = new Uint32Array(n + 1); // +1: the branchless loop writes one past the end
     const fr = this.mem.frames, pages = this.pages;
     let k = 0;
@@ -848,7 +865,9 @@ class Migration {
     const [, setupCost] = this.sync();
     this.absorbStall();
     this.tracker.clearAll();
-    for (let p = 0; p < pages; p++) this.markPending(p);
+    const all = new Uint32Array(pages);
+    for (let p = 0; p < pages; p++) this.markPending(all[p] = p);
+    this.nextOffered = all;
     if (this.clearMode === "chunk") {
       // KVM_DIRTY_LOG_INITIALLY_SET: every chunk is cleared before its first send.
       for (let p = 0; p < pages; p++) fr[p] |= F_SEEN;
