@@ -13,7 +13,16 @@
 import { PrecopyError } from "./errors.ts";
 import { createFuture, writeRates } from "./future.ts";
 import { UpdateHistory } from "./history.ts";
-import { F_MODIFIED, F_PENDING, F_SEEN, F_SENT, F_ZERO, FrameList, GuestMemory } from "./memory.ts";
+import {
+  F_BATCH,
+  F_MODIFIED,
+  F_PENDING,
+  F_SEEN,
+  F_SENT,
+  F_ZERO,
+  FrameList,
+  GuestMemory,
+} from "./memory.ts";
 import {
   type BatchView,
   type LoadedPolicy,
@@ -249,6 +258,11 @@ export interface SimulationInput {
    * mechanisms (and for tests that need a broken one).
    */
   createTracker?: (memory: GuestMemory, costs: TrackerCosts) => DirtyTracker;
+  /**
+   * Step through every send and access one at a time, never in batches. Reports are
+   * identical either way (tests compare the two); batches are only faster.
+   */
+  exact?: boolean;
 }
 
 function cfgErr(msg: string): never {
@@ -350,6 +364,8 @@ const BATCH = 1024;
 /** F_PENDING's bit position, for branchless scans. */
 const PENDING_BIT = 4;
 if (F_PENDING !== 1 << PENDING_BIT) throw new Error("internal: PENDING_BIT");
+/** Most sends in one batch (see Migration.sendBatch). */
+const BATCH_SENDS = 64;
 /** Sends covered by one prefetch of upcoming accesses. */
 const PREFETCH_SENDS = 256;
 
@@ -406,6 +422,14 @@ class Migration {
   speed = 1;
   /** The tracker's stall already applied to wallBase. */
   stallApplied = 0;
+  /** Whether runs of sends may go as batches (see {@link Migration.sendBatch}). */
+  readonly batching: boolean;
+  /** Results of the last batch: bytes sent so far, next QEMU check, QEMU's rule met. */
+  batchBytes = 0;
+  batchCheck = 0;
+  batchStop = false;
+  /** After a declined batch: the first send worth another try. */
+  batchRetry = 0;
   /** The next round's offer, when the last sync could list it (else it is collected). */
   nextOffered: Uint32Array | null = null;
   /** Send-time clears so far (their flushes are charged per 64). */
@@ -477,6 +501,7 @@ class Migration {
       throw policyError(pol, "create() must return an object with an order(round) method");
     }
     this.roundDirty = typeof this.policy.filter === "function" ? new Uint8Array(pages) : null;
+    this.batching = !input.exact && this.tracker.perFrame === true && this.clearMode !== "chunk";
   }
 
   guard<T>(what: string, fn: () => T): T {
@@ -599,7 +624,7 @@ class Migration {
   /** Sends one frame; returns its wire bytes. Counts only what cannot be derived. */
   send(p: number): number {
     const fr = this.mem.frames, c = this.c, f = fr[p];
-    fr[p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED);
+    fr[p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED | F_BATCH);
     c[C_SENT]++;
     if ((f & F_SENT) === 0) c[C_UNIQUE]++;
     else if ((f & F_MODIFIED) !== 0) c[C_NECESSARY]++;
@@ -690,6 +715,8 @@ class Migration {
     let segBytes = 0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0;
     let keep: Uint8Array | null = null;
     let stall = this.stallApplied, due = this.nextDue();
+    const batching = this.batching && filter === null;
+    this.batchRetry = 0;
     for (let k = 0; k < total; k++) {
       if (filter !== null && k % BATCH === 0) {
         keep = filter(k, now + Math.round(segBytes * nsPerByte));
@@ -704,6 +731,16 @@ class Migration {
       if (tracker.stallNs !== stall) { // clears and sends flush: the guest stalls
         this.absorbStall();
         stall = this.stallApplied, due = this.nextDue();
+      }
+      if (batching && k >= this.batchRetry) {
+        const m = this.sendBatch(order, k, now, segBytes, nextCheck, qemuThreshold);
+        if (m > k) {
+          segBytes = this.batchBytes, nextCheck = this.batchCheck, lastSent = order[m - 1];
+          stall = this.stallApplied, due = this.nextDue();
+          if (this.batchStop) break;
+          k = m - 1;
+          continue;
+        }
       }
       if (due < slot + 1) { // rounding moves the slot by at most half a nanosecond
         const limit = now + Math.round(segBytes * nsPerByte);
@@ -730,6 +767,81 @@ class Migration {
       }
     }
     return { segBytes, lastSent };
+  }
+
+  /**
+   * Sends `order[k..m)` as one batch when that provably gives the same results as sending
+   * them one slot at a time: the tracker is per-frame (accesses and sends of different
+   * frames commute), none of the frames is a zero page (whose size a write would change),
+   * no access due before the last send touches one of them, and no profiling scan falls
+   * inside (a send-time flush may only come with the last send). Then the accesses due
+   * before the last slot are applied first, the sends after. Returns m, with the state
+   * of the send loop in `batchBytes`, `batchCheck` and `batchStop`; or k when declined.
+   */
+  sendBatch(
+    order: Uint32Array,
+    k: number,
+    now: number,
+    segBytes: number,
+    nextCheck: number,
+    qemuThreshold: number,
+  ): number {
+    const fr = this.mem.frames, tracker = this.tracker, wire = this.wirePage;
+    const npb = this.nsPerByte, nextScan = this.nextScanNs, pageSize = this.cfg.pageSize;
+    const maxWait = this.cfg.qemuMaxWaitNs, clearSend = this.clearMode === "send";
+    let end = Math.min(order.length, k + BATCH_SENDS);
+    if (clearSend) end = Math.min(end, k + 64 - (this.sendClears & 63)); // flush comes last
+    // The sends: mark them, and find where the batch must end.
+    let m = k, seg = segBytes, lastSeg = segBytes, check = nextCheck, stop = false;
+    let pend = this.pending();
+    for (; m < end; m++) {
+      const p = order[m], f = fr[p];
+      if ((f & F_ZERO) !== 0) break;
+      // its slot must not pass the next scan (exact rounding only near it)
+      if (now + seg * npb > nextScan - 1 && now + Math.round(seg * npb) > nextScan) break;
+      fr[p] = f | F_BATCH;
+      lastSeg = seg;
+      seg += wire;
+      if (qemuThreshold >= 0) {
+        pend--;
+        const sentUntil = now + Math.round(seg * npb);
+        if (sentUntil >= check) {
+          if (pend * pageSize <= qemuThreshold) {
+            stop = true;
+            m++;
+            break;
+          }
+          check = sentUntil + maxWait;
+        }
+      }
+    }
+    // The accesses due before the last send: none may touch a frame of the batch.
+    const lastSlot = now + Math.round(lastSeg * npb);
+    const t = this.chunkT, pf = this.chunkP, n = this.chunkLen, tb = this.traceBase;
+    const wb = this.wallBase, inv = 1 / this.speed;
+    let i = this.ci, touched = 0;
+    for (; i < n; i++) {
+      const tt = t[i];
+      const at = inv === 1 ? wb + tt - tb : Math.round(wb + (tt - tb) * inv);
+      if (at >= lastSlot) break;
+      touched |= fr[pf[i]]; // no branch: the loads overlap
+    }
+    if (m - k < 2 || (touched & F_BATCH) !== 0 || (i === n && !this.streamDone)) {
+      for (let q = k; q < m; q++) fr[order[q]] &= ~F_BATCH;
+      this.batchRetry = Math.max(m, k + 1);
+      return k;
+    }
+    if (i > this.ci) this.applyUntil(lastSlot);
+    for (let q = k; q < m; q++) {
+      const p = order[q];
+      if (clearSend) {
+        tracker.clear(p);
+        if ((++this.sendClears & 63) === 0) tracker.flush();
+      }
+      this.send(p);
+    }
+    this.batchBytes = seg, this.batchCheck = check, this.batchStop = stop;
+    return m;
   }
 
   /** When the next access or profiling scan is due, in simulated time (∞: none). */

@@ -27,6 +27,8 @@ export const F_MODIFIED = 256;
 export const F_SENT = 512;
 /** Tracker: logged since the last sync (listed for it, unless the list overflowed). */
 export const F_NEW = 2048;
+/** Engine: in the batch of sends being prepared (cleared by the send). */
+export const F_BATCH = 4096;
 
 /**
  * A growable list of frame numbers backed by a `Uint32Array`.
