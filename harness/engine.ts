@@ -680,9 +680,10 @@ class Migration {
     const out = res instanceof Uint32Array && res !== view.offered ? res : new Uint32Array(n);
     const fr = this.mem.frames, seen = this.ordered, pages = this.pages;
     seen.fill(0);
+    const typed = res instanceof Uint32Array; // whole and ≥ 0 by construction
     for (let i = 0; i < n; i++) {
       const v = res[i];
-      if (!Number.isInteger(v) || v < 0 || v >= pages) {
+      if (v >= pages || (!typed && (!Number.isInteger(v) || v < 0))) {
         fail(`returned ${String(v)} at position ${i}, which is not a frame number`);
       }
       if ((fr[v] & F_PENDING) === 0) fail(`returned frame ${v}, which was not offered`);
@@ -724,7 +725,7 @@ class Migration {
       }
       if (keep !== null && keep[k % BATCH] === 0) continue;
       const slot = now + segBytes * nsPerByte; // the send's start, before rounding
-      if (k >= prefetchAt) {
+      if (k >= prefetchAt && !batching) { // a batch's own check of its accesses loads them
         prefetchAt = k + PREFETCH_SENDS;
         this.prefetch(slot + prefetchNs);
       }
@@ -978,7 +979,17 @@ class Migration {
     this.absorbStall();
     this.tracker.clearAll();
     const all = new Uint32Array(pages);
-    for (let p = 0; p < pages; p++) this.markPending(all[p] = p);
+    let marked = 0, zero = 0;
+    for (let p = 0; p < pages; p++) {
+      const f = fr[p];
+      all[p] = p;
+      if ((f & F_PENDING) !== 0) continue;
+      fr[p] = f | F_PENDING;
+      marked++;
+      if ((f & F_ZERO) !== 0) zero++;
+    }
+    this.c[C_MARKED] += marked;
+    this.c[C_PENDING_ZERO] += zero;
     this.nextOffered = all;
     if (this.clearMode === "chunk") {
       // KVM_DIRTY_LOG_INITIALLY_SET: every chunk is cleared before its first send.

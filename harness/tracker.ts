@@ -288,10 +288,20 @@ abstract class BaseTracker implements DirtyTracker {
   }
 
   clearAll(): void {
-    const fr = this.m.frames;
-    for (let p = 0; p < fr.length; p++) {
-      if ((fr[p] & F_LOG) !== 0) this.rearm(p);
-      fr[p] &= ~F_LOG;
+    const fr = this.m.frames, r = this.#report;
+    if (this.logged === r.length && this.newly.length === 0 && !this.#newlyOver) {
+      // Nothing logged since the last sync and none of its report cleared since: the
+      // logged frames are exactly that report, so only those are visited.
+      for (let i = 0; i < r.length; i++) {
+        const p = r.buf[i];
+        this.rearm(p);
+        fr[p] &= ~F_LOG;
+      }
+    } else {
+      for (let p = 0; p < fr.length; p++) {
+        if ((fr[p] & F_LOG) !== 0) this.rearm(p);
+        fr[p] &= ~F_LOG;
+      }
     }
     this.logged = 0;
   }
