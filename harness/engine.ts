@@ -792,15 +792,16 @@ class Migration {
     const maxWait = this.cfg.qemuMaxWaitNs, clearSend = this.clearMode === "send";
     let end = Math.min(order.length, k + BATCH_SENDS);
     if (clearSend) end = Math.min(end, k + 64 - (this.sendClears & 63)); // flush comes last
-    // The sends: mark them, and find where the batch must end.
+    // The sends: where the batch must end, and the span of frames it sends.
     let m = k, seg = segBytes, lastSeg = segBytes, check = nextCheck, stop = false;
-    let pend = this.pending();
+    let pend = this.pending(), lo = 0xffffffff, hi = 0;
     for (; m < end; m++) {
-      const p = order[m], f = fr[p];
-      if ((f & F_ZERO) !== 0) break;
+      const p = order[m];
+      if ((fr[p] & F_ZERO) !== 0) break;
       // its slot must not pass the next scan (exact rounding only near it)
       if (now + seg * npb > nextScan - 1 && now + Math.round(seg * npb) > nextScan) break;
-      fr[p] = f | F_BATCH;
+      if (p < lo) lo = p;
+      if (p > hi) hi = p;
       lastSeg = seg;
       seg += wire;
       if (qemuThreshold >= 0) {
@@ -816,20 +817,33 @@ class Migration {
         }
       }
     }
-    // The accesses due before the last send: none may touch a frame of the batch.
+    if (m - k < 2) {
+      this.batchRetry = Math.max(m, k + 1);
+      return k;
+    }
+    // The accesses due before the last send: none may touch a frame of the batch. Their
+    // frames are loaded here without a branch, so the misses overlap before applyUntil.
     const lastSlot = now + Math.round(lastSeg * npb);
     const t = this.chunkT, pf = this.chunkP, n = this.chunkLen, tb = this.traceBase;
-    const wb = this.wallBase, inv = 1 / this.speed;
-    let i = this.ci, touched = 0;
+    const wb = this.wallBase, inv = 1 / this.speed, span = hi - lo;
+    let i = this.ci, near = 0, sink = 0;
     for (; i < n; i++) {
       const tt = t[i];
       const at = inv === 1 ? wb + tt - tb : Math.round(wb + (tt - tb) * inv);
       if (at >= lastSlot) break;
-      touched |= fr[pf[i]]; // no branch: the loads overlap
+      const p = pf[i];
+      sink ^= fr[p];
+      near |= ((p - lo) >>> 0) <= span ? 1 : 0; // within the batch's span
     }
-    if (m - k < 2 || (touched & F_BATCH) !== 0 || (i === n && !this.streamDone)) {
-      for (let q = k; q < m; q++) fr[order[q]] &= ~F_BATCH;
-      this.batchRetry = Math.max(m, k + 1);
+    this.prefetchSink ^= sink;
+    let clash = i === n && !this.streamDone; // the window runs past this chunk: unseen
+    if (near !== 0 && !clash) { // some access falls within the span: check frame by frame
+      for (let q = k; q < m; q++) fr[order[q]] |= F_BATCH;
+      for (let j = this.ci; j < i; j++) if ((fr[pf[j]] & F_BATCH) !== 0) clash = true;
+      if (clash) for (let q = k; q < m; q++) fr[order[q]] &= ~F_BATCH;
+    }
+    if (clash) {
+      this.batchRetry = m;
       return k;
     }
     if (i > this.ci) this.applyUntil(lastSlot);
