@@ -677,7 +677,7 @@ class Migration {
       fail("must return an array of frame numbers (a Uint32Array or number[])");
     }
     const n = res.length;
-    const out = res instanceof Uint32Array && res !== view.offered ? res : new Uint32Array(n);
+    const out = res instanceof Uint32Array ? res : new Uint32Array(n);
     const fr = this.mem.frames, seen = this.ordered, pages = this.pages;
     seen.fill(0);
     const typed = res instanceof Uint32Array; // whole and ≥ 0 by construction

@@ -58,12 +58,14 @@ export class FrameList {
   }
   /** Appends a frame. @param p frame number */
   push(p: number): void {
-    if (this.length === this.buf.length) {
-      const b = new Uint32Array(this.buf.length * 2);
-      b.set(this.buf);
-      this.buf = b;
-    }
+    if (this.length === this.buf.length) this.#grow();
     this.buf[this.length++] = p;
+  }
+  // Kept out of push() so that push stays small enough to inline in hot loops.
+  #grow(): void {
+    const b = new Uint32Array(this.buf.length * 2);
+    b.set(this.buf);
+    this.buf = b;
   }
   /**
    * Makes room for `n` entries (contents kept) and returns the backing store, for loops

@@ -63,7 +63,10 @@ export interface RoundView {
   readonly index: number;
   /** When the round starts, in ns of simulated time. */
   readonly nowNs: number;
-  /** Frames the policy may send, ascending. Read-only: return a new array. */
+  /**
+   * Frames the policy may send, ascending. Read-only; returning it unchanged from
+   * {@link Policy.order} sends all of them in address order without a copy.
+   */
   readonly offered: Uint32Array;
   /** When the round would end if every offered frame were sent now, in ns. */
   readonly endEstimateNs: number;

@@ -27,6 +27,7 @@ export default definePolicy({
           if (o[mid] <= cursor) lo = mid + 1;
           else hi = mid;
         }
+        if (lo === 0 || lo === o.length) return o; // nothing to rotate
         const out = new Uint32Array(o.length);
         out.set(o.subarray(lo), 0);
         out.set(o.subarray(0, lo), o.length - lo);
