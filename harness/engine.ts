@@ -361,9 +361,9 @@ export function resolveConfig(c: ConfigInput = {}): MigrationConfig {
 }
 
 const BATCH = 1024;
-/** F_PENDING's bit position, for branchless scans. */
-const PENDING_BIT = 4;
-if (F_PENDING !== 1 << PENDING_BIT) throw new Error("internal: PENDING_BIT");
+/** F_PENDING's and F_ZERO's bit positions, for branchless scans. */
+const PENDING_BIT = 4, ZERO_BIT = 5;
+if (F_PENDING !== 1 << PENDING_BIT || F_ZERO !== 1 << ZERO_BIT) throw new Error("internal: bits");
 /** Most sends in one batch (see Migration.sendBatch). */
 const BATCH_SENDS = 64;
 /** Sends covered by one prefetch of upcoming accesses. */
@@ -556,16 +556,6 @@ class Migration {
     }
   }
 
-  markPending(p: number): void {
-    const fr = this.mem.frames;
-    const f = fr[p];
-    if ((f & F_PENDING) === 0) {
-      fr[p] = f | F_PENDING;
-      this.c[C_MARKED]++;
-      if ((f & F_ZERO) !== 0) this.c[C_PENDING_ZERO]++;
-    }
-  }
-
   /** Frames the hypervisor knows must be sent. */
   pending(): number {
     return this.c[C_MARKED] - this.c[C_SENT];
@@ -579,20 +569,23 @@ class Migration {
     // as they pass by (a dense sync's come ascending; a short list is sorted, cheaper than
     // collecting the offer from every frame).
     const offer = this.pending() === 0 ? new Uint32Array(newly.length) : null;
-    let ascending = true;
+    const seen = chunkMode ? F_SEEN : 0;
+    let ascending = true, marked = 0, zero = 0;
     for (let i = 0, last = -1; i < newly.length; i++) {
-      const p = newly[i];
-      this.markPending(p);
+      const p = newly[i], f = fr[p];
+      fr[p] = f | F_PENDING | seen;
+      const fresh = ((f >>> PENDING_BIT) & 1) ^ 1; // newly pending (no branch: often half)
+      marked += fresh;
+      zero += fresh & (f >>> ZERO_BIT);
       if (offer !== null) {
         offer[i] = p;
         if (p < last) ascending = false;
         last = p;
       }
-      if (chunkMode) {
-        fr[p] |= F_SEEN;
-        this.chunkDirty[Math.floor(p / this.chunk)] = 1;
-      }
+      if (chunkMode) this.chunkDirty[Math.floor(p / this.chunk)] = 1;
     }
+    this.c[C_MARKED] += marked;
+    this.c[C_PENDING_ZERO] += zero;
     if (offer !== null && !ascending) offer.sort();
     this.nextOffered = offer;
     if (this.clearMode === "round") this.tracker.clearAll();
