@@ -361,9 +361,12 @@ export function resolveConfig(c: ConfigInput = {}): MigrationConfig {
 }
 
 const BATCH = 1024;
-/** F_PENDING's and F_ZERO's bit positions, for branchless scans. */
-const PENDING_BIT = 4, ZERO_BIT = 5;
-if (F_PENDING !== 1 << PENDING_BIT || F_ZERO !== 1 << ZERO_BIT) throw new Error("internal: bits");
+/** Flag bit positions, for branchless counting. */
+const PENDING_BIT = 4, ZERO_BIT = 5, MODIFIED_BIT = 8, SENT_BIT = 9;
+if (
+  F_PENDING !== 1 << PENDING_BIT || F_ZERO !== 1 << ZERO_BIT ||
+  F_MODIFIED !== 1 << MODIFIED_BIT || F_SENT !== 1 << SENT_BIT
+) throw new Error("internal: flag bits");
 /** Most sends in one batch (see Migration.sendBatch). */
 const BATCH_SENDS = 64;
 /** Sends covered by one prefetch of upcoming accesses. */
@@ -840,14 +843,21 @@ class Migration {
       return k;
     }
     if (i > this.ci) this.applyUntil(lastSlot);
+    // The sends (no zero page among them), counted once for the batch.
+    let unique = 0, necessary = 0;
     for (let q = k; q < m; q++) {
       const p = order[q];
-      if (clearSend) {
-        tracker.clear(p);
-        if ((++this.sendClears & 63) === 0) tracker.flush();
-      }
-      this.send(p);
+      if (clearSend) tracker.clear(p);
+      const f = fr[p];
+      fr[p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED | F_BATCH);
+      unique += ((f >>> SENT_BIT) & 1) ^ 1;
+      necessary += (f >>> SENT_BIT) & (f >>> MODIFIED_BIT) & 1;
     }
+    if (clearSend && ((this.sendClears += m - k) & 63) === 0) tracker.flush(); // the last
+    const c = this.c;
+    c[C_SENT] += m - k;
+    c[C_UNIQUE] += unique;
+    c[C_NECESSARY] += necessary;
     this.batchBytes = seg, this.batchCheck = check, this.batchStop = stop;
     return m;
   }

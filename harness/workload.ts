@@ -280,12 +280,13 @@ class GeneratorWorkload implements Workload {
     return {
       next(): AccessChunk | null {
         if (total === 0) return null;
+        const ts = buf.t, ops = buf.op, pfns = buf.pfn;
         for (let k = 0; k < CHUNK; k++, i++) {
           const t = Math.round(i * step);
           const isWrite = reads === 0 || rng.float() < writeShare;
-          buf.t[k] = t;
-          buf.op[k] = isWrite ? OP_WRITE : OP_READ;
-          buf.pfn[k] = pick(rng, t, isWrite ? writes++ : writes);
+          ts[k] = t;
+          ops[k] = isWrite ? OP_WRITE : OP_READ;
+          pfns[k] = pick(rng, t, isWrite ? writes++ : writes);
         }
         buf.length = CHUNK;
         return buf;
