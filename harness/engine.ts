@@ -486,10 +486,15 @@ class Migration {
       let rates: Float64Array | null = null;
       const future = this.future = createFuture(w, pages, cfg.seed);
       // Oracles ask in simulated time; the workload's clock lags it by the guest's stalls
-      // and throttling, so spans are mapped onto the workload's clock here.
+      // and throttling, so spans are mapped onto the workload's clock here. That clock
+      // never runs back: while stalls charged since the last question outlast the time
+      // gone by, it stands where it stood.
+      let stood = -Infinity;
       const view = {
-        lastWrites: (from: number, to: number) =>
-          future.lastWrites(this.workloadTime(from), this.workloadTime(to)),
+        lastWrites: (from: number, to: number) => {
+          const start = stood = Math.max(stood, this.workloadTime(from));
+          return future.lastWrites(start, Math.max(start, this.workloadTime(to)));
+        },
       };
       Object.defineProperties(env, {
         future: { value: view, enumerable: true },

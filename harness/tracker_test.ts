@@ -229,3 +229,26 @@ Deno.test("oracles see the future on the workload's clock, which stalls hold bac
   assert.ok(seen.includes(2), JSON.stringify(seen));
   assert.ok(!seen.includes(0), JSON.stringify(seen));
 });
+
+Deno.test("oracles never see the workload's clock run back when stalls outlast a round", async () => {
+  // Found by the property test: an idle guest, rounds of a few 4 µs sends, and flushes
+  // whose 2 µs stalls outlast them. The oracle's second round used to ask for a span
+  // starting before the first one's and fail.
+  const policy = await loadPolicy("oracle");
+  const r = simulate({
+    workload: scriptedWorkload([], { frames: 24 }),
+    policy,
+    config: {
+      pages: 24,
+      bandwidth: 4104e6 / 4,
+      profileIntervalNs: 20_000,
+      historyLength: 8,
+      iteration: "qemu",
+      downtimeLimitNs: 0,
+      maxRounds: 3,
+      startNs: 0,
+    },
+  });
+  assert.equal(r.verified, true);
+  assert.equal(r.uniquePagesSent, 24);
+});
