@@ -60,6 +60,18 @@ for (const policy of await loadPolicies()) {
         }
         : { frames: FRAMES, pageSize: 4096, bandwidth: 1.25e9, seed: 1, history };
       const inst = policy.definition.create(resolveParams(policy, {}), env);
+      // Round 1 stopped half-way (QEMU's rule re-synced mid-memory), so orders that resume
+      // from a cursor do real work too.
+      inst.onRoundEnd?.({
+        index: 1,
+        startNs: 1e9,
+        endNs: 1.6e9,
+        offered: FRAMES,
+        sent: FRAMES / 2,
+        deferred: FRAMES / 2,
+        dirtyAtSync: FRAMES / 8,
+        lastSent: FRAMES / 2 - 1,
+      });
       b.start();
       inst.order(round);
       b.end();

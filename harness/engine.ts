@@ -841,7 +841,7 @@ class Migration {
     if (near !== 0 && !clash) { // some access falls within the span: check frame by frame
       for (let q = k; q < m; q++) fr[order[q]] |= F_BATCH;
       for (let j = this.ci; j < i; j++) if ((fr[pf[j]] & F_BATCH) !== 0) clash = true;
-      if (clash) for (let q = k; q < m; q++) fr[order[q]] &= ~F_BATCH;
+      if (clash) { for (let q = k; q < m; q++) fr[order[q]] &= ~F_BATCH; }
     }
     if (clash) {
       this.batchRetry = m;
