@@ -849,11 +849,13 @@ class Migration {
     }
     if (i > this.ci) this.applyUntil(lastSlot);
     // The sends (no zero page among them), counted once for the batch.
+    if (clearSend) {
+      if (tracker.clearFrames) tracker.clearFrames(order, k, m);
+      else for (let q = k; q < m; q++) tracker.clear(order[q]);
+    }
     let unique = 0, necessary = 0;
     for (let q = k; q < m; q++) {
-      const p = order[q];
-      if (clearSend) tracker.clear(p);
-      const f = fr[p];
+      const p = order[q], f = fr[p];
       fr[p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED | F_BATCH);
       unique += ((f >>> SENT_BIT) & 1) ^ 1;
       necessary += (f >>> SENT_BIT) & (f >>> MODIFIED_BIT) & 1;
