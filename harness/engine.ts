@@ -678,10 +678,10 @@ class Migration {
       fail("must return an array of frame numbers (a Uint32Array or number[])");
     }
     const n = res.length;
-    const out = res instanceof Uint32Array ? res : new Uint32Array(n);
+    const typed = res instanceof Uint32Array; // whole and ≥ 0 by construction
+    const out = typed ? res : new Uint32Array(n); // (a typed order is not written back)
     const fr = this.mem.frames, seen = this.ordered, pages = this.pages;
     seen.fill(0);
-    const typed = res instanceof Uint32Array; // whole and ≥ 0 by construction
     for (let i = 0; i < n; i++) {
       const v = res[i];
       if (v >= pages || (!typed && (!Number.isInteger(v) || v < 0))) {
@@ -691,7 +691,7 @@ class Migration {
       const bit = 1 << (v & 31);
       if ((seen[v >>> 5] & bit) !== 0) fail(`returned frame ${v} twice`);
       seen[v >>> 5] |= bit;
-      out[i] = v;
+      if (!typed) out[i] = v;
     }
     return out;
   }

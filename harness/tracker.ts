@@ -301,8 +301,10 @@ abstract class BaseTracker implements DirtyTracker {
       }
     } else {
       for (let p = 0; p < fr.length; p++) {
-        if ((fr[p] & F_LOG) !== 0) this.rearm(p);
-        fr[p] &= ~F_LOG;
+        const f = fr[p];
+        if ((f & F_LOG) === 0) continue; // unlogged frames are not written back
+        this.rearm(p);
+        fr[p] = f & ~F_LOG;
       }
     }
     this.logged = 0;
@@ -561,20 +563,24 @@ class PmlTracker extends BaseTracker {
 
 /**
  * Clears F_NEW on every frame and lists, ascending, the frames that had F_NEW and F_LOG.
- * Branchless, as about half the frames may qualify, and two frames per 32-bit word (a
+ * Two frames per 32-bit word, without branches within a word, and words without a new
+ * frame are left unwritten: writing all of memory back costs more than the branch (a
  * small function of its own, so the compiler optimizes the loop fully). Returns the count.
  */
 function harvestNew(fr: Uint16Array, pairs: Uint32Array, out: Uint32Array): number {
-  let k = 0, p = 0;
-  for (let q = 0; q < pairs.length; q++, p += 2) {
+  const both = F_NEW | F_NEW << 16, n = pairs.length;
+  let k = 0;
+  for (let q = 0; q < n; q++) {
     const w = pairs[q];
-    pairs[q] = w & ~(F_NEW | F_NEW << 16);
+    if ((w & both) === 0) continue;
+    pairs[q] = w & ~both;
+    const p = q << 1;
     out[k] = p;
     k += (w >>> NEW_BIT) & (w >>> LOG_BIT) & 1;
     out[k] = p + 1;
     k += (w >>> (NEW_BIT + 16)) & (w >>> (LOG_BIT + 16)) & 1;
   }
-  for (; p < fr.length; p++) { // the odd frame out, or every frame on big-endian hosts
+  for (let p = n << 1; p < fr.length; p++) { // the odd frame out, or all on big-endian hosts
     const f = fr[p];
     fr[p] = f & ~F_NEW;
     out[k] = p;
