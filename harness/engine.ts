@@ -1130,13 +1130,9 @@ class Migration {
     const [, finalCost] = this.sync();
     syncs++;
     const bytesBefore = this.bytesSent();
-    let stopCopyPages = 0;
-    for (let p = 0; p < pages; p++) {
-      if ((fr[p] & F_PENDING) !== 0) {
-        this.send(p);
-        stopCopyPages++;
-      }
-    }
+    const rest = this.collectPending(); // ascending, as QEMU's last pass
+    for (let i = 0; i < rest.length; i++) this.send(rest[i]);
+    const stopCopyPages = rest.length;
     const bytesSent = this.bytesSent() + cfg.deviceState;
     const transferNs = Math.round((bytesSent - bytesBefore) * this.nsPerByte);
     const downtimeNs = finalCost + transferNs + Math.round(cfg.pauseResumeNs);
