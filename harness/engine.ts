@@ -905,6 +905,7 @@ class Migration {
     let prev = this.lastAccessNs, nextScan = this.nextScanNs;
     let wb = this.wallBase, stall = this.stallApplied;
     const tb = this.traceBase, inv = 1 / this.speed;
+    let writes = 0, reads = 0, wasted = 0; // counted here, added once at the end
     for (;;) {
       if (i >= n) {
         this.#save(i, prev, wb, stall);
@@ -931,13 +932,13 @@ class Migration {
       const v = vcpus === 1 ? 0 : vc !== null ? vc[i] % vcpus : (base + i) % vcpus;
       if (op[i] === OP_WRITE) {
         let f = fr[p];
-        if ((f & (F_SENT | F_MODIFIED)) === F_SENT) c[C_WASTED]++; // the sent copy went stale
+        wasted += (f >>> SENT_BIT) & ~(f >>> MODIFIED_BIT) & 1; // the sent copy went stale
         if ((f & F_ZERO) !== 0) {
           f &= ~F_ZERO;
           if ((f & F_PENDING) !== 0) c[C_PENDING_ZERO]--;
         }
         fr[p] = f | F_MODIFIED;
-        c[C_WRITES]++;
+        writes++;
         if (rd !== null && rd[p] === 0) {
           rd[p] = 1;
           rdl.push(p);
@@ -945,7 +946,7 @@ class Migration {
         tracker.onAccess(p, true, v);
       } else {
         tracker.onAccess(p, false, v);
-        c[C_READS]++;
+        reads++;
       }
       i++;
       if (tracker.stallNs !== stall) { // an exit: the guest's clock stops
@@ -954,6 +955,7 @@ class Migration {
       }
     }
     this.#save(i, prev, wb, stall);
+    c[C_WRITES] += writes, c[C_READS] += reads, c[C_WASTED] += wasted;
     while (this.nextScanNs < limit) this.scan();
   }
 
