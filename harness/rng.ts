@@ -13,6 +13,8 @@ export interface Rng {
   float(): number;
   /** The next integer in [0, n), for 1 ≤ n ≤ 2^32. */
   below(n: number): number;
+  /** Fills `out[from..to)` with what `below(n)` would return for each slot in turn. */
+  fillBelow(out: Uint32Array, from: number, to: number, n: number): void;
 }
 
 /**
@@ -87,6 +89,16 @@ export function createRng(seed: number): Rng {
     u32,
     float: () => u32() / 4294967296,
     below: (n: number) => Math.floor((u32() / 4294967296) * n),
+    fillBelow(out: Uint32Array, from: number, to: number, n: number): void {
+      // u32's steps with the state held in locals (registers) for the whole run
+      let sa = a, sb = b, sc = c, sd = d;
+      for (let i = from; i < to; i++) {
+        const r = Math.imul(rotl(Math.imul(sb, 5), 7), 9) >>> 0, t = sb << 9;
+        sc ^= sa, sd ^= sb, sb ^= sc, sa ^= sd, sc ^= t, sd = rotl(sd, 11);
+        out[i] = Math.floor((r / 4294967296) * n);
+      }
+      a = sa, b = sb, c = sc, d = sd;
+    },
   };
 }
 

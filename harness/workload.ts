@@ -146,6 +146,8 @@ interface GeneratorDef {
   defaults: Record<string, string>;
   /** Builds the frame picker once the footprint (in frames) is known. */
   picker(p: Params, spec: string, frames: number, rng: Rng): Pick;
+  /** The picker is `rng.below(frames)`: with writes only, a chunk's frames are drawn at once. */
+  uniform?: true;
 }
 
 function skewed(p: Params, spec: string, frames: number, rng: Rng, periodNs: number): Pick {
@@ -174,6 +176,7 @@ const GENERATORS: Record<string, GeneratorDef> = {
     description: "writes spread uniformly over the footprint",
     defaults: { rate: "10k" },
     picker: (_p, _s, frames) => (r) => r.below(frames),
+    uniform: true,
   },
   hotcold: {
     description: "hotShare of the writes go to a scattered hot set of hot × footprint frames",
@@ -272,7 +275,9 @@ class GeneratorWorkload implements Workload {
     const { rate, reads } = this.#common;
     const total = this.gen === "idle" ? 0 : rate + reads;
     const rng = createRng(mixSeed(seed, this.name));
-    const pick = GENERATORS[this.gen].picker(this.params, this.name, frames, rng);
+    const def = GENERATORS[this.gen];
+    const pick = def.picker(this.params, this.name, frames, rng);
+    const bulk = def.uniform === true && reads === 0; // the same draws, fewer calls
     const buf = new Buffers();
     const writeShare = total > 0 ? rate / total : 0;
     const step = total > 0 ? 1e9 / total : 0;
@@ -281,6 +286,14 @@ class GeneratorWorkload implements Workload {
       next(): AccessChunk | null {
         if (total === 0) return null;
         const ts = buf.t, ops = buf.op, pfns = buf.pfn;
+        if (bulk) {
+          rng.fillBelow(pfns, 0, CHUNK, frames);
+          ops.fill(OP_WRITE);
+          for (let k = 0; k < CHUNK; k++, i++) ts[k] = Math.round(i * step);
+          writes += CHUNK;
+          buf.length = CHUNK;
+          return buf;
+        }
         for (let k = 0; k < CHUNK; k++, i++) {
           const t = Math.round(i * step);
           const isWrite = reads === 0 || rng.float() < writeShare;
