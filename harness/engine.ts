@@ -681,16 +681,26 @@ class Migration {
     const typed = res instanceof Uint32Array; // whole and ≥ 0 by construction
     const out = typed ? res : new Uint32Array(n); // (a typed order is not written back)
     const fr = this.mem.frames, seen = this.ordered, pages = this.pages;
-    seen.fill(0);
+    // While the order ascends, no frame can repeat; the bitmap of frames seen is only
+    // built (for those so far) once it stops ascending.
+    let ascending = true, last = -1;
     for (let i = 0; i < n; i++) {
       const v = res[i];
       if (v >= pages || (!typed && (!Number.isInteger(v) || v < 0))) {
         fail(`returned ${String(v)} at position ${i}, which is not a frame number`);
       }
       if ((fr[v] & F_PENDING) === 0) fail(`returned frame ${v}, which was not offered`);
-      const bit = 1 << (v & 31);
-      if ((seen[v >>> 5] & bit) !== 0) fail(`returned frame ${v} twice`);
-      seen[v >>> 5] |= bit;
+      if (ascending && v <= last) {
+        ascending = false;
+        seen.fill(0);
+        for (let j = 0; j < i; j++) seen[res[j] >>> 5] |= 1 << (res[j] & 31);
+      }
+      last = v;
+      if (!ascending) {
+        const bit = 1 << (v & 31);
+        if ((seen[v >>> 5] & bit) !== 0) fail(`returned frame ${v} twice`);
+        seen[v >>> 5] |= bit;
+      }
       if (!typed) out[i] = v;
     }
     return out;
