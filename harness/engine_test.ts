@@ -215,6 +215,7 @@ Deno.test("simulate() fails verification when the tracker misses a write", () =>
 Deno.test("simulate() rejects orders that break the contract, naming the policy", () => {
   const cases: [(o: Uint32Array, round: number) => number[], RegExp][] = [
     [(o) => [o[0], o[0]], /returned frame 0 twice/],
+    [(o) => [o[0], o[2], o[1], o[2]], /returned frame 2 twice/], // ascends, then repeats
     [() => [9], /returned 9 at position 0, which is not a frame number/],
     [() => [1.5], /returned 1.5 at position 0/],
     [
