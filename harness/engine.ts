@@ -425,6 +425,8 @@ class Migration {
   speed = 1;
   /** The tracker's stall already applied to wallBase. */
   stallApplied = 0;
+  /** Whether any frame started as a zero page (none can become one later). */
+  readonly zeroPages: boolean;
   /** Whether runs of sends may go as batches (see {@link Migration.sendBatch}). */
   readonly batching: boolean;
   /** Results of the last batch: bytes sent so far, next QEMU check, QEMU's rule met. */
@@ -461,7 +463,9 @@ class Migration {
     this.chunkDirty = new Uint8Array(clear.mode === "chunk" ? Math.ceil(pages / clear.chunk) : 0);
     this.nsPerByte = 1e9 / cfg.bandwidth;
     this.wirePage = cfg.pageSize + cfg.pageHeader;
-    this.mem = new GuestMemory(pages, w.zeroMap(pages, cfg.seed));
+    const zeroMap = w.zeroMap(pages, cfg.seed);
+    this.mem = new GuestMemory(pages, zeroMap);
+    this.zeroPages = zeroMap !== null && zeroMap.some((z) => z !== 0);
     this.tracker = input.createTracker
       ? input.createTracker(this.mem, cfg.trackerCosts)
       : createTracker(cfg.tracker, this.mem, cfg.trackerCosts, {
@@ -801,6 +805,7 @@ class Migration {
     const fr = this.mem.frames, tracker = this.tracker, wire = this.wirePage;
     const npb = this.nsPerByte, nextScan = this.nextScanNs, pageSize = this.cfg.pageSize;
     const maxWait = this.cfg.qemuMaxWaitNs, clearSend = this.clearMode === "send";
+    const zeroPages = this.zeroPages;
     let end = Math.min(order.length, k + BATCH_SENDS);
     if (clearSend) end = Math.min(end, k + 64 - (this.sendClears & 63)); // flush comes last
     // The sends: where the batch must end, and the span of frames it sends.
@@ -808,7 +813,7 @@ class Migration {
     let pend = this.pending(), lo = 0xffffffff, hi = 0;
     for (; m < end; m++) {
       const p = order[m];
-      if ((fr[p] & F_ZERO) !== 0) break;
+      if (zeroPages && (fr[p] & F_ZERO) !== 0) break;
       // its slot must not pass the next scan (exact rounding only near it)
       if (now + seg * npb > nextScan - 1 && now + Math.round(seg * npb) > nextScan) break;
       if (p < lo) lo = p;
