@@ -851,6 +851,9 @@ class Migration {
       sink ^= fr[p];
       near |= ((p - lo) >>> 0) <= span ? 1 : 0; // within the batch's span
     }
+    // Touch the frames of the next batch's accesses too: their misses then overlap with
+    // this batch's work instead of stalling the next batch's check.
+    for (let j = i, e = Math.min(n, i + BATCH_SENDS); j < e; j++) sink ^= fr[pf[j]];
     this.prefetchSink ^= sink;
     let clash = i === n && !this.streamDone; // the window runs past this chunk: unseen
     if (near !== 0 && !clash) { // some access falls within the span: check frame by frame
