@@ -573,14 +573,17 @@ class Migration {
     return this.c[C_MARKED] - this.c[C_SENT];
   }
 
-  /** Syncs the dirty log into the pending set; returns [frames logged, host ns]. */
-  sync(): [number, number] {
+  /**
+   * Syncs the dirty log into the pending set; returns [frames logged, host ns]. `offer`:
+   * list the next round's offer on the way (the setup sync's would be thrown away).
+   */
+  sync(offer = true): [number, number] {
     const r = this.tracker.sync();
     const fr = this.mem.frames, newly = r.newly, chunkMode = this.clearMode === "chunk";
     // With nothing left pending, the frames marked here are the next round's offer: listed
     // as they pass by (a dense sync's come ascending; a short list is sorted, cheaper than
     // collecting the offer from every frame).
-    const offer = this.pending() === 0 ? new Uint32Array(newly.length) : null;
+    const list = offer && this.pending() === 0 ? new Uint32Array(newly.length) : null;
     const seen = chunkMode ? F_SEEN : 0;
     let ascending = true, marked = 0, zero = 0;
     for (let i = 0, last = -1; i < newly.length; i++) {
@@ -589,8 +592,8 @@ class Migration {
       const fresh = ((f >>> PENDING_BIT) & 1) ^ 1; // newly pending (no branch: often half)
       marked += fresh;
       zero += fresh & (f >>> ZERO_BIT);
-      if (offer !== null) {
-        offer[i] = p;
+      if (list !== null) {
+        list[i] = p;
         if (p < last) ascending = false;
         last = p;
       }
@@ -598,8 +601,8 @@ class Migration {
     }
     this.c[C_MARKED] += marked;
     this.c[C_PENDING_ZERO] += zero;
-    if (offer !== null && !ascending) offer.sort();
-    this.nextOffered = offer;
+    if (list !== null && !ascending) list.sort();
+    this.nextOffered = list;
     if (this.clearMode === "round") this.tracker.clearAll();
     const rd = this.roundDirty;
     if (rd !== null) {
@@ -1019,7 +1022,7 @@ class Migration {
     this.readsAtStart = this.c[C_READS];
     const warm = this.tracker.stats;
     // Setup: logging starts with a sync whose result is discarded; every frame is pending.
-    const [, setupCost] = this.sync();
+    const [, setupCost] = this.sync(false);
     this.absorbStall();
     this.tracker.clearAll();
     const all = new Uint32Array(pages);
