@@ -73,9 +73,11 @@ export interface TrackerOptions {
   flush: boolean;
 }
 
-/** Bit positions of F_LOG and F_NEW, for branchless scans. */
-const LOG_BIT = 2, NEW_BIT = 11;
-if (F_LOG !== 1 << LOG_BIT || F_NEW !== 1 << NEW_BIT) throw new Error("internal: flag bits");
+/** Bit positions of F_LOG, F_NEW and F_IV_W, for branchless scans. */
+const LOG_BIT = 2, NEW_BIT = 11, IV_W_BIT = 6;
+if (F_LOG !== 1 << LOG_BIT || F_NEW !== 1 << NEW_BIT || F_IV_W !== 1 << IV_W_BIT) {
+  throw new Error("internal: flag bits");
+}
 
 const DEFAULT_OPTIONS: TrackerOptions = Object.freeze({ leafFrames: 1, flush: true });
 
@@ -121,7 +123,7 @@ export interface SyncResult {
 
 /** The frames one profiling interval saw. */
 export interface ProfileResult {
-  /** Frames written during the interval, each once (a view valid until the next scan). */
+  /** Frames written during the interval, each once, in the order first accessed. */
   readonly written: Uint32Array;
   /** Frames accessed during the interval, each once, the written included. */
   readonly accessed: Uint32Array;
@@ -185,7 +187,6 @@ abstract class BaseTracker implements DirtyTracker {
   #newlyOver = false;
   /** The frames as 32-bit words, two frames each (low half first): empty if big-endian. */
   readonly #pairs: Uint32Array;
-  protected readonly ivW = new FrameList(4096);
   protected readonly ivA = new FrameList(4096);
   protected logged = 0;
   protected entries = 0;
@@ -238,10 +239,7 @@ abstract class BaseTracker implements DirtyTracker {
       this.ivA.push(p);
     }
     if (write) {
-      if ((f & F_IV_W) === 0) {
-        f |= F_IV_W;
-        this.ivW.push(p);
-      }
+      f |= F_IV_W; // listed when the interval closes
       if ((f & F_LOG) === 0) {
         f |= F_LOG;
         this.logged++;
@@ -342,13 +340,19 @@ abstract class BaseTracker implements DirtyTracker {
   }
 
   profile(): ProfileResult {
-    const w = this.ivW, a = this.ivA;
-    this.profileScan(w.view());
-    const out = { written: w.buf.slice(0, w.length), accessed: a.buf.slice(0, a.length) };
-    // the next interval starts with no frame listed (every written frame is also accessed)
-    const fr = this.m.frames, acc = out.accessed;
-    for (let i = 0; i < acc.length; i++) fr[acc[i]] &= ~(F_IV_A | F_IV_W);
-    w.reset();
+    // One pass over the frames accessed: the written ones are listed (every written frame
+    // is also accessed), and the next interval starts with none listed.
+    const fr = this.m.frames, a = this.ivA, acc = a.buf, n = a.length;
+    const written = new Uint32Array(n);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const p = acc[i], f = fr[p];
+      fr[p] = f & ~(F_IV_A | F_IV_W);
+      written[k] = p;
+      k += (f >>> IV_W_BIT) & 1;
+    }
+    const out = { written: written.subarray(0, k), accessed: acc.slice(0, n) };
+    this.profileScan(out.written);
     a.reset();
     return out;
   }
