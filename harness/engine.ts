@@ -840,8 +840,8 @@ class Migration {
       this.batchRetry = Math.max(m, k + 1);
       return k;
     }
-    // The accesses due before the last send: none may touch a frame of the batch. Their
-    // frames are loaded here without a branch, so the misses overlap before applyUntil.
+    // The accesses due before the last send: none may touch a frame of the batch. Only
+    // their frame numbers are compared here; the frames themselves were loaded ahead.
     const lastSlot = now + Math.round(lastSeg * npb);
     const t = this.chunkT, pf = this.chunkP, n = this.chunkLen, tb = this.traceBase;
     const wb = this.wallBase, inv = 1 / this.speed, span = hi - lo;
@@ -851,7 +851,6 @@ class Migration {
       const at = inv === 1 ? wb + tt - tb : Math.round(wb + (tt - tb) * inv);
       if (at >= lastSlot) break;
       const p = pf[i];
-      sink ^= fr[p];
       near |= ((p - lo) >>> 0) <= span ? 1 : 0; // within the batch's span
     }
     // Touch the frames of the next batch's accesses too: their misses then overlap with
