@@ -420,18 +420,20 @@ class Migration {
   lastAccessNs = -Infinity;
   // The guest's clock: an access at trace time t happens at wall time
   // wallBase + (t − traceBase) / speed. Stalls move wallBase; throttling changes speed.
-  wallBase = 0;
-  traceBase = 0;
+  // Times and byte counts start as −0, a float: they soon outgrow small integers, and a
+  // number that changes kind mid-run sends the compiled hot loop back to slower code.
+  wallBase = -0;
+  traceBase = -0;
   speed = 1;
   /** The tracker's stall already applied to wallBase. */
-  stallApplied = 0;
+  stallApplied = -0;
   /** Whether any frame started as a zero page (none can become one later). */
   readonly zeroPages: boolean;
   /** Whether runs of sends may go as batches (see {@link Migration.sendBatch}). */
   readonly batching: boolean;
   /** Results of the last batch: bytes sent so far, next QEMU check, QEMU's rule met. */
-  batchBytes = 0;
-  batchCheck = 0;
+  batchBytes = -0;
+  batchCheck = -0;
   batchStop = false;
   /** After a declined batch: the first send worth another try. */
   batchRetry = 0;
@@ -441,7 +443,7 @@ class Migration {
   sendClears = 0;
   /** Keeps the prefetch loads observable so the compiler cannot drop them. */
   prefetchSink = 0;
-  nextScanNs: number;
+  nextScanNs = -0;
   scans = 0;
 
   /** Run counters, indexed by the `C_*` constants (a typed array keeps the hot loop lean). */
@@ -731,7 +733,7 @@ class Migration {
     const maxWait = this.cfg.qemuMaxWaitNs, prefetchNs = PREFETCH_SENDS * this.wirePage * nsPerByte;
     const clearMode = this.clearMode === "send" ? 1 : this.clearMode === "chunk" ? 2 : 0;
     const total = order.length;
-    let segBytes = 0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0;
+    let segBytes = -0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0;
     let keep: Uint8Array | null = null;
     let stall = this.stallApplied, due = this.nextDue();
     const batching = this.batching && filter === null;
@@ -813,7 +815,7 @@ class Migration {
     if (clearSend) end = Math.min(end, k + 64 - (this.sendClears & 63)); // flush comes last
     // The sends: where the batch must end, and the span of frames it sends.
     let m = k, seg = segBytes, lastSeg = segBytes, check = nextCheck, stop = false;
-    let pend = this.pending(), lo = 0xffffffff, hi = 0;
+    let pend = this.pending(), lo = this.pages, hi = 0; // (small integers keep the code fast)
     for (; m < end; m++) {
       const p = order[m];
       if (zeroPages && (fr[p] & F_ZERO) !== 0) break;

@@ -189,13 +189,13 @@ abstract class BaseTracker implements DirtyTracker {
   readonly #pairs: Uint32Array;
   protected readonly ivA = new FrameList(4096);
   protected logged = 0;
-  protected entries = 0;
+  protected entries = -0; // a float from the start: it outgrows small integers
   protected clears = 0;
   protected flushes = 0;
   protected readonly exitCounts: Record<string, number> = {};
   protected missed = 0;
   protected readonly o: TrackerOptions;
-  stallNs = 0;
+  stallNs = -0; // a float from the start (see the engine's clock fields)
 
   constructor(memory: GuestMemory, costs: TrackerCosts, options: TrackerOptions = DEFAULT_OPTIONS) {
     this.m = memory;
@@ -215,7 +215,7 @@ abstract class BaseTracker implements DirtyTracker {
       kind: this.kind,
       exits,
       exitsByCause: { ...this.exitCounts },
-      guestOverheadNs: this.stallNs,
+      guestOverheadNs: this.stallNs + 0, // (+ 0: never −0)
       hostCpuNs: (this.entries + this.clears) * c.scanEntryNs + this.flushes * c.flushHostNs,
       flushes: this.flushes,
       scanEntries: this.entries + this.clears,
