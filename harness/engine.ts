@@ -745,7 +745,7 @@ class Migration {
       }
       if (keep !== null && keep[k % BATCH] === 0) continue;
       const slot = now + segBytes * nsPerByte; // the send's start, before rounding
-      if (k >= prefetchAt && !batching) { // a batch's own check of its accesses loads them
+      if (k >= prefetchAt && !batching) { // batches load the next batch's frames themselves
         prefetchAt = k + PREFETCH_SENDS;
         this.prefetch(slot + prefetchNs);
       }
@@ -796,8 +796,9 @@ class Migration {
    * frames commute), none of the frames is a zero page (whose size a write would change),
    * no access due before the last send touches one of them, and no profiling scan falls
    * inside (a send-time flush may only come with the last send). Then the accesses due
-   * before the last slot are applied first, the sends after. Returns m, with the state
-   * of the send loop in `batchBytes`, `batchCheck` and `batchStop`; or k when declined.
+   * before the last slot are applied first, the sends after, and the frames of the next
+   * batch's accesses are loaded ahead. Returns m, with the state of the send loop in
+   * `batchBytes`, `batchCheck` and `batchStop`; or k when declined.
    */
   sendBatch(
     order: Uint32Array,
