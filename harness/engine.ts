@@ -431,9 +431,17 @@ class Migration {
   readonly zeroPages: boolean;
   /** Whether runs of sends may go as batches (see {@link Migration.sendBatch}). */
   readonly batching: boolean;
-  /** Results of the last batch: bytes sent so far, next QEMU check, QEMU's rule met. */
+  // Floats pass between the send loop, batches and the access loop through these fields,
+  // not as arguments or results: a float crossing a call is boxed on the heap each time.
+  /** The round's start; in and out of a batch: bytes sent so far, the next QEMU check. */
+  batchNow = -0;
   batchBytes = -0;
   batchCheck = -0;
+  /** Where {@link Migration.applyUntil} stops. */
+  until = -0;
+  /** Set by {@link Migration.nextDue}. */
+  due = -0;
+  /** The last batch met QEMU's rule: the round ends. */
   batchStop = false;
   /** After a declined batch: the first send worth another try. */
   batchRetry = 0;
@@ -548,7 +556,8 @@ class Migration {
   /** Applies every access with t < limit, and every profiling scan due before it. */
   advance(limit: number): void {
     this.absorbStall();
-    this.applyUntil(limit);
+    this.until = limit;
+    this.applyUntil();
   }
 
   badAccess(i: number, msg: string): never {
@@ -735,13 +744,16 @@ class Migration {
     const total = order.length;
     let segBytes = -0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0;
     let keep: Uint8Array | null = null;
-    let stall = this.stallApplied, due = this.nextDue();
+    this.nextDue();
+    let stall = this.stallApplied, due = this.due;
     const batching = this.batching && filter === null;
     this.batchRetry = 0;
+    this.batchNow = now;
     for (let k = 0; k < total; k++) {
       if (filter !== null && k % BATCH === 0) {
         keep = filter(k, now + Math.round(segBytes * nsPerByte));
-        stall = this.stallApplied, due = this.nextDue();
+        this.nextDue();
+        stall = this.stallApplied, due = this.due;
       }
       if (keep !== null && keep[k % BATCH] === 0) continue;
       const slot = now + segBytes * nsPerByte; // the send's start, before rounding
@@ -751,13 +763,16 @@ class Migration {
       }
       if (tracker.stallNs !== stall) { // clears and sends flush: the guest stalls
         this.absorbStall();
-        stall = this.stallApplied, due = this.nextDue();
+        this.nextDue();
+        stall = this.stallApplied, due = this.due;
       }
       if (batching && k >= this.batchRetry) {
-        const m = this.sendBatch(order, k, now, segBytes, nextCheck, qemuThreshold);
+        this.batchBytes = segBytes, this.batchCheck = nextCheck;
+        const m = this.sendBatch(order, k, qemuThreshold);
         if (m > k) {
           segBytes = this.batchBytes, nextCheck = this.batchCheck, lastSent = order[m - 1];
-          stall = this.stallApplied, due = this.nextDue();
+          this.nextDue();
+          stall = this.stallApplied, due = this.due;
           if (this.batchStop) break;
           k = m - 1;
           continue;
@@ -766,8 +781,10 @@ class Migration {
       if (due < slot + 1) { // rounding moves the slot by at most half a nanosecond
         const limit = now + Math.round(segBytes * nsPerByte);
         if (due < limit) {
-          this.applyUntil(limit);
-          stall = this.stallApplied, due = this.nextDue();
+          this.until = limit;
+          this.applyUntil();
+          this.nextDue();
+          stall = this.stallApplied, due = this.due;
         }
       }
       const p = order[k];
@@ -800,14 +817,8 @@ class Migration {
    * batch's accesses are loaded ahead. Returns m, with the state of the send loop in
    * `batchBytes`, `batchCheck` and `batchStop`; or k when declined.
    */
-  sendBatch(
-    order: Uint32Array,
-    k: number,
-    now: number,
-    segBytes: number,
-    nextCheck: number,
-    qemuThreshold: number,
-  ): number {
+  sendBatch(order: Uint32Array, k: number, qemuThreshold: number): number {
+    const now = this.batchNow, segBytes = this.batchBytes, nextCheck = this.batchCheck;
     const fr = this.mem.frames, tracker = this.tracker, wire = this.wirePage;
     const npb = this.nsPerByte, nextScan = this.nextScanNs, pageSize = this.cfg.pageSize;
     const maxWait = this.cfg.qemuMaxWaitNs, clearSend = this.clearMode === "send";
@@ -870,7 +881,10 @@ class Migration {
       this.batchRetry = m;
       return k;
     }
-    if (i > this.ci) this.applyUntil(lastSlot);
+    if (i > this.ci) {
+      this.until = lastSlot;
+      this.applyUntil();
+    }
     // The sends (no zero page among them), counted once for the batch.
     if (clearSend) {
       if (tracker.clearFrames) tracker.clearFrames(order, k, m);
@@ -892,14 +906,17 @@ class Migration {
     return m;
   }
 
-  /** When the next access or profiling scan is due, in simulated time (∞: none). */
-  nextDue(): number {
-    if (this.ci >= this.chunkLen && !this.loadChunk()) return this.nextScanNs;
+  /** Sets `due`: when the next access or profiling scan is due, in simulated time. */
+  nextDue(): void {
+    if (this.ci >= this.chunkLen && !this.loadChunk()) {
+      this.due = this.nextScanNs;
+      return;
+    }
     const tt = this.chunkT[this.ci];
     const at = this.speed === 1
       ? this.wallBase + tt - this.traceBase
       : Math.round(this.wallBase + (tt - this.traceBase) * (1 / this.speed));
-    return at < this.nextScanNs ? at : this.nextScanNs;
+    this.due = at < this.nextScanNs ? at : this.nextScanNs;
   }
 
   /**
@@ -916,10 +933,11 @@ class Migration {
   }
 
   /**
-   * The access loop: applies every access due before `limit`, and every profiling scan
+   * The access loop: applies every access due before `until`, and every profiling scan
    * due before it, in time order. State lives in locals, written back around calls out.
    */
-  applyUntil(limit: number): void {
+  applyUntil(): void {
+    const limit = this.until;
     const fr = this.mem.frames, tracker = this.tracker, pages = this.pages;
     const rd = this.roundDirty, rdl = this.roundDirtyList;
     const c = this.c, vcpus = this.cfg.trackerCosts.vcpus;
