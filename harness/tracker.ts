@@ -185,6 +185,8 @@ abstract class BaseTracker implements DirtyTracker {
    */
   readonly #newlyCap: number;
   #newlyOver = false;
+  /** The last sync's report held every frame logged then. */
+  #reportAll = false;
   /** The frames as 32-bit words, two frames each (low half first): empty if big-endian. */
   readonly #pairs: Uint32Array;
   protected readonly ivA = new FrameList(4096);
@@ -284,25 +286,26 @@ abstract class BaseTracker implements DirtyTracker {
       }
     }
     n.reset();
+    this.#reportAll = this.logged === r.length;
     return { newly: r.view(), logged: this.logged, costNs };
   }
 
   clearAll(): void {
     const fr = this.m.frames, r = this.#report;
-    if (this.logged === r.length && this.newly.length === 0 && !this.#newlyOver) {
-      // Nothing logged since the last sync and none of its report cleared since: the
-      // logged frames are exactly that report, so only those are visited.
+    if (this.#reportAll && this.newly.length === 0 && !this.#newlyOver) {
+      // The last sync reported every logged frame and nothing was logged since: the
+      // logged frames are among that report, so only those are visited.
       for (let i = 0; i < r.length; i++) {
         const p = r.buf[i];
-        this.rearm(p);
+        if ((fr[p] & F_LOG) === 0) continue;
+        this.rearm(p); // (may change the frame's word: read it again below)
         fr[p] &= ~F_LOG;
       }
     } else {
       for (let p = 0; p < fr.length; p++) {
-        const f = fr[p];
-        if ((f & F_LOG) === 0) continue; // unlogged frames are not written back
+        if ((fr[p] & F_LOG) === 0) continue; // unlogged frames are not written back
         this.rearm(p);
-        fr[p] = f & ~F_LOG;
+        fr[p] &= ~F_LOG;
       }
     }
     this.logged = 0;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
   type ConfigInput,
+  createTracker,
+  GuestMemory,
   loadPolicy,
   type ScriptedAccess,
   scriptedWorkload,
@@ -251,4 +253,20 @@ Deno.test("oracles never see the workload's clock run back when stalls outlast a
   });
   assert.equal(r.verified, true);
   assert.equal(r.uniquePagesSent, 24);
+});
+
+Deno.test("clearAll() clears every logged frame, also ones an earlier sync reported", () => {
+  // Frame 5 is reported by the first sync and stays logged; frame 1 by the second, then
+  // cleared on its own. The logged count then equals the second report's length, which
+  // must not make clearAll() visit that report alone and leave frame 5 logged.
+  const m = new GuestMemory(8, null);
+  const t = createTracker("wp", m);
+  t.onAccess(5, true, 0);
+  assert.deepEqual([...t.sync().newly], [5]);
+  t.onAccess(1, true, 0);
+  assert.deepEqual([...t.sync().newly], [1]);
+  t.clear(1);
+  t.clearAll();
+  t.onAccess(5, true, 0); // re-protected by clearAll, so this write traps and is logged
+  assert.deepEqual([...t.sync().newly], [5]);
 });
