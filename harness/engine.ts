@@ -885,23 +885,13 @@ class Migration {
       this.until = lastSlot;
       this.applyUntil();
     }
-    // The sends (no zero page among them), counted once for the batch.
-    if (clearSend) {
-      if (tracker.clearFrames) tracker.clearFrames(order, k, m);
-      else for (let q = k; q < m; q++) tracker.clear(order[q]);
-    }
-    let unique = 0, necessary = 0;
+    // The sends, one slot after another as in the send loop (no access falls between).
     for (let q = k; q < m; q++) {
-      const p = order[q], f = fr[p];
-      fr[p] = (f | F_SENT) & ~(F_PENDING | F_MODIFIED | F_BATCH);
-      unique += ((f >>> SENT_BIT) & 1) ^ 1;
-      necessary += (f >>> SENT_BIT) & (f >>> MODIFIED_BIT) & 1;
+      const p = order[q];
+      if (clearSend) tracker.clear(p);
+      this.send(p);
     }
     if (clearSend && ((this.sendClears += m - k) & 63) === 0) tracker.flush(); // the last
-    const c = this.c;
-    c[C_SENT] += m - k;
-    c[C_UNIQUE] += unique;
-    c[C_NECESSARY] += necessary;
     this.batchBytes = seg, this.batchCheck = check, this.batchStop = stop;
     return m;
   }

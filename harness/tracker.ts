@@ -157,11 +157,6 @@ export interface DirtyTracker {
   clearAll(): void;
   /** Clears the log of one frame; call {@link DirtyTracker.flush} to make it reliable. */
   clear(pfn: number): void;
-  /**
-   * Optional: the same as {@link DirtyTracker.clear} on each of `frames[from..to)` in
-   * turn, in one call (the engine's batches of sends use it).
-   */
-  clearFrames?(frames: Uint32Array, from: number, to: number): void;
   /** Invalidates cached translations so cleared bits are set again on the next access. */
   flush(): void;
   /** Closes a profiling interval: the frames written and accessed since the previous one. */
@@ -319,19 +314,6 @@ abstract class BaseTracker implements DirtyTracker {
     }
     this.rearm(p);
     this.clears++; // a small integer, cheaper to count than the scans' entries
-  }
-
-  clearFrames(frames: Uint32Array, from: number, to: number): void {
-    const fr = this.m.frames;
-    let cleared = 0;
-    for (let q = from; q < to; q++) {
-      const p = frames[q], f = fr[p];
-      fr[p] = f & ~F_LOG;
-      cleared += (f >>> LOG_BIT) & 1;
-      this.rearm(p);
-    }
-    this.logged -= cleared;
-    this.clears += to - from;
   }
 
   /** Makes the hardware report the frame's next write again (re-protect, clear D). */
