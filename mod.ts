@@ -58,31 +58,33 @@ export {
   simulate,
   type SimulationInput,
   type SwitchoverReason,
-} from "./harness/engine.ts";
+} from "./harness/engine/engine.ts";
 export { PrecopyError, type PrecopyErrorKind } from "./harness/errors.ts";
-export { createFuture, writeRates } from "./harness/future.ts";
+export { createFuture, writeRates } from "./harness/workloads/future.ts";
 export { type HistoryView, UpdateHistory } from "./harness/history.ts";
 export {
   type BatchView,
-  checkPolicyModule,
   definePolicy,
   type FutureView,
   type LoadedPolicy,
-  loadPolicies,
-  loadPolicy,
   orderByKey,
   type Params,
   type ParamValue,
-  POLICIES_DIR,
   type Policy,
   type PolicyDefinition,
   type PolicyEnv,
   type PolicyMeta,
-  resolveParams,
   type RoundStats,
   type RoundView,
   type ScanView,
-} from "./harness/policy.ts";
+} from "./harness/policy/contract.ts";
+export {
+  checkPolicyModule,
+  loadPolicies,
+  loadPolicy,
+  POLICIES_DIR,
+  resolveParams,
+} from "./harness/policy/loader.ts";
 export {
   formatReport,
   formatTable,
@@ -90,7 +92,7 @@ export {
   reportCsv,
   reportRow,
   toCsv,
-} from "./harness/report.ts";
+} from "./harness/report/report.ts";
 export { createRng, mixSeed, type Rng, shuffle } from "./harness/rng.ts";
 export {
   createTracker,
@@ -102,7 +104,7 @@ export {
   type TrackerCosts,
   type TrackerOptions,
   type TrackerStats,
-} from "./harness/tracker.ts";
+} from "./harness/trackers/tracker.ts";
 export {
   formatBytes,
   formatDuration,
@@ -121,11 +123,12 @@ export {
   mergeStreams,
   OP_READ,
   OP_WRITE,
-  parseWorkload,
+  parseGenerator,
   type ScriptedAccess,
   scriptedWorkload,
   type Workload,
-} from "./harness/workload.ts";
+} from "./harness/workloads/workload.ts";
+export { parseWorkload } from "./harness/workloads/spec.ts";
 export { FrameList, GuestMemory } from "./harness/memory.ts";
 export {
   type Analysis,
@@ -134,15 +137,15 @@ export {
   predictPrecopy,
   workingSetAt,
   type WorkingSetPoint,
-} from "./harness/analyze.ts";
+} from "./harness/workloads/analyze.ts";
 export {
   fitCurve,
   type FitModel,
   modelWorkingSet,
   parseFit,
   type RateClass,
-} from "./harness/fit.ts";
-export { type Provenance, record, type RecordOptions } from "./harness/record.ts";
+} from "./harness/workloads/fit.ts";
+export { type Provenance, record, type RecordOptions } from "./harness/record/record.ts";
 export {
   BLOCK_EVENTS,
   exportTrace,
@@ -156,4 +159,4 @@ export {
   type TraceHeader,
   type TraceWorkload,
   TraceWriter,
-} from "./harness/trace.ts";
+} from "./harness/trace/trace.ts";

@@ -29,9 +29,10 @@ import {
   simulate,
   toCsv,
 } from "../mod.ts";
-import { configFromFlags, reportError, stdio } from "../harness/cli.ts";
-import { isTraceSpec } from "../harness/trace.ts";
-import { TRACKER_KINDS } from "../harness/tracker.ts";
+import { reportError, stdio } from "../harness/cli/kit.ts";
+import { configFromFlags } from "../harness/cli/sim.ts";
+import { isTraceSpec } from "../harness/trace/trace.ts";
+import { TRACKER_KINDS } from "../harness/trackers/tracker.ts";
 
 /** A stop regime of the matrix. */
 export interface Regime {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { definePolicy } from "../mod.ts";
+import { definePolicy } from "../policy.ts";
 
 export default definePolicy({
   meta: {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createRng, definePolicy, shuffle } from "../mod.ts";
+import { createRng, definePolicy, shuffle } from "../policy.ts";
 
 export default definePolicy({
   meta: {

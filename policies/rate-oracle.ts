@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { definePolicy, orderByKey } from "../mod.ts";
+import { definePolicy, orderByKey } from "../policy.ts";
 
 export default definePolicy({
   meta: {

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { definePolicy } from "../mod.ts";
+import { definePolicy } from "../policy.ts";
 
 export default definePolicy({
   meta: {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { loadPolicy, PrecopyError, simulate } from "../mod.ts";
+import { loadPolicy, PrecopyError, simulate } from "../../mod.ts";
 import { exportTrace, importTrace, openTrace, TraceWriter } from "./trace.ts";
-import { runTrace } from "./trace_cli.ts";
-import type { AccessStream } from "./workload.ts";
+import { runTrace } from "../cli/trace.ts";
+import type { AccessStream } from "../workloads/workload.ts";
 
 function drain(s: AccessStream) {
   const out: [number, number, number, number][] = [];

@@ -6,20 +6,20 @@
  * @module
  */
 
-import { type ConfigInput, type RunReport, simulate } from "./engine.ts";
-import { createFuture, writeRates } from "./future.ts";
-import { UpdateHistory } from "./history.ts";
+import { type ConfigInput, type RunReport, simulate } from "../engine/engine.ts";
+import { createFuture, writeRates } from "../workloads/future.ts";
+import { UpdateHistory } from "../history.ts";
 import {
   type BatchView,
   type LoadedPolicy,
   type Policy,
   type PolicyEnv,
-  resolveParams,
   type RoundView,
-} from "./policy.ts";
-import { createRng, type Rng } from "./rng.ts";
-import { TRACKER_KINDS } from "./tracker.ts";
-import { parseWorkload } from "./workload.ts";
+} from "./contract.ts";
+import { resolveParams } from "./loader.ts";
+import { createRng, type Rng } from "../rng.ts";
+import { TRACKER_KINDS } from "../trackers/tracker.ts";
+import { parseWorkload } from "../workloads/spec.ts";
 
 /** One check of the suite. */
 export interface ConformanceCheck {
@@ -164,7 +164,7 @@ function checkReport(policy: LoadedPolicy, r: RunReport, what: string): void {
  * @example Usage
  * ```ts
  * import { conformanceChecks } from "./conformance.ts";
- * import { loadPolicy } from "./policy.ts";
+ * import { loadPolicy } from "./loader.ts";
  * for (const check of conformanceChecks(await loadPolicy("sequential"))) check.run();
  * ```
  */

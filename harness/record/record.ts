@@ -19,10 +19,10 @@
  * @module
  */
 
-import { PrecopyError } from "./errors.ts";
-import { FrameList } from "./memory.ts";
-import { TraceWriter } from "./trace.ts";
-import { OP_READ, OP_WRITE } from "./workload.ts";
+import { PrecopyError } from "../errors.ts";
+import { FrameList } from "../memory.ts";
+import { TraceWriter } from "../trace/trace.ts";
+import { OP_READ, OP_WRITE } from "../workloads/workload.ts";
 
 /** How to record. */
 export interface RecordOptions {

@@ -5,10 +5,10 @@
  */
 
 import { parseArgs } from "node:util";
-import { type CliIo, reportError, stdio } from "./cli.ts";
-import { PrecopyError } from "./errors.ts";
-import { record } from "./record.ts";
-import { formatDuration, parseCount, parseDuration } from "./units.ts";
+import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { PrecopyError } from "../errors.ts";
+import { record } from "../record/record.ts";
+import { formatDuration, parseCount, parseDuration } from "../units.ts";
 
 /** The `--help` text of `deno task record`. */
 export const RECORD_HELP: string = `precopy-lab record — record the memory writes of a real program
@@ -89,4 +89,4 @@ export async function runRecord(args: string[], io: CliIo = stdio): Promise<numb
   }
 }
 
-if (import.meta.main) Deno.exit(await runRecord(Deno.args));
+if (import.meta.main) await runMain(runRecord);

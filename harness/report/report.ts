@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { RunReport } from "./engine.ts";
-import { formatBytes, formatDuration } from "./units.ts";
+import type { RunReport } from "../engine/engine.ts";
+import { formatBytes, formatDuration } from "../units.ts";
 
 /**
  * Lays out rows as an aligned text table: text columns left, numbers right.
@@ -79,7 +79,7 @@ export const REPORT_COLUMNS: readonly string[] = [
  *
  * @example Usage
  * ```ts
- * import { reportRow, simulate, loadPolicy, parseWorkload } from "../mod.ts";
+ * import { reportRow, simulate, loadPolicy, parseWorkload } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const r = simulate({ workload: parseWorkload("idle"), policy: await loadPolicy("sequential"), config: { pages: 8 } });
  * assert.equal(reportRow(r).pagesSent, 8);
@@ -186,7 +186,7 @@ function trackerLine(label: string, t: RunReport["tracker"], over: string): stri
  *
  * @example Usage
  * ```ts
- * import { formatReport, simulate, loadPolicy, parseWorkload } from "../mod.ts";
+ * import { formatReport, simulate, loadPolicy, parseWorkload } from "../../mod.ts";
  * import assert from "node:assert/strict";
  * const r = simulate({ workload: parseWorkload("idle"), policy: await loadPolicy("sequential"), config: { pages: 8 } });
  * assert.match(formatReport(r), /downtime/);

@@ -181,7 +181,7 @@ export function predictPrecopy(
  * @example Usage
  * ```ts
  * import { analyzeWorkload } from "./analyze.ts";
- * import { parseWorkload } from "./workload.ts";
+ * import { parseWorkload } from "./spec.ts";
  * import assert from "node:assert/strict";
  * // a sweep writing 1000 frames/s over 100 frames: any 50 ms window holds 50 frames
  * const a = analyzeWorkload(parseWorkload("sequential:rate=1k"), { pages: 100, durationNs: 1e9 });

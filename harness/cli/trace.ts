@@ -5,8 +5,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { type CliIo, reportError, stdio } from "./cli.ts";
-import { PrecopyError } from "./errors.ts";
+import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { PrecopyError } from "../errors.ts";
 import {
   exportTrace,
   importTrace,
@@ -15,9 +15,9 @@ import {
   TRACE_COMPRESSED,
   TRACE_READS,
   TRACE_VCPU,
-} from "./trace.ts";
-import { formatBytes, formatDuration } from "./units.ts";
-import { OP_WRITE } from "./workload.ts";
+} from "../trace/trace.ts";
+import { formatBytes, formatDuration } from "../units.ts";
+import { OP_WRITE } from "../workloads/workload.ts";
 
 /** The `--help` text of `deno task trace`. */
 export const TRACE_HELP: string = `precopy-lab trace — convert and inspect trace files
@@ -40,7 +40,7 @@ three forms: deno task sim --workload path/to/trace.pctrace[:offset=1GiB]
  *
  * @example Usage
  * ```ts
- * import { runTrace } from "./trace_cli.ts";
+ * import { runTrace } from "./trace.ts";
  * import assert from "node:assert/strict";
  * let out = "";
  * const io = { out: (t: string) => { out += t; }, err: () => {}, interactive: false };
@@ -132,4 +132,4 @@ export function runTrace(args: string[], io: CliIo = stdio): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await runTrace(Deno.args));
+if (import.meta.main) await runMain(runTrace);

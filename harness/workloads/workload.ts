@@ -22,11 +22,9 @@
  * @module
  */
 
-import { PrecopyError } from "./errors.ts";
-import { createRng, mixSeed, type Rng, shuffle } from "./rng.ts";
-import { parseFit } from "./fit.ts";
-import { isTraceSpec, openTrace } from "./trace.ts";
-import { parseCount, parseDuration, parseShare, parseSize } from "./units.ts";
+import { PrecopyError } from "../errors.ts";
+import { createRng, mixSeed, type Rng, shuffle } from "../rng.ts";
+import { parseCount, parseDuration, parseShare, parseSize } from "../units.ts";
 
 /** Access kind in {@link AccessChunk.op}. */
 export const OP_READ = 0;
@@ -333,7 +331,7 @@ class Mix implements Workload {
  *
  * @example Usage
  * ```ts
- * import { mergeStreams, parseWorkload } from "./workload.ts";
+ * import { mergeStreams, parseGenerator as parseWorkload } from "./workload.ts";
  * import assert from "node:assert/strict";
  * const a = parseWorkload("uniform:rate=1k").open(16, 1);
  * const b = parseWorkload("sequential:rate=1k").open(16, 1);
@@ -380,9 +378,9 @@ export function mergeStreams(streams: AccessStream[]): AccessStream {
 }
 
 /**
- * Parses a workload spec: a generator (`uniform:rate=200k`, `hotcold:hot=5%,hotShare=90%`,
- * `mix:uniform(rate=2k)+hotcold(rate=20k)`) or a trace file (`.pctrace`, `.csv` or
- * `.jsonl`, or anything with a `/`), optionally placed with `:offset=N|SIZE`.
+ * Parses a generator spec (`uniform:rate=200k`, `hotcold:hot=5%,hotShare=90%`,
+ * `mix:uniform(rate=2k)+hotcold(rate=20k)`). Trace files and fits are parsed by
+ * `spec.ts`, the one module that knows every kind of workload.
  *
  * @param spec the spec
  * @param pageSize bytes per frame, for `footprint` sizes (default 4096)
@@ -391,18 +389,13 @@ export function mergeStreams(streams: AccessStream[]): AccessStream {
  *
  * @example Usage
  * ```ts
- * import { parseWorkload } from "./workload.ts";
+ * import { parseGenerator } from "./workload.ts";
  * import assert from "node:assert/strict";
- * const w = parseWorkload("uniform:rate=1k");
- * const chunk = w.open(1024, 1).next()!;
- * assert.equal(chunk.t[1] - chunk.t[0], 1_000_000); // 1k writes/s: one per ms
- * assert.ok(chunk.pfn[0] < 1024);
+ * assert.equal(parseGenerator("idle").open(16, 1).next(), null);
  * ```
  */
-export function parseWorkload(spec: string, pageSize = 4096): Workload {
+export function parseGenerator(spec: string, pageSize = 4096): Workload {
   const s = spec.trim();
-  if (s.startsWith("fit:")) return parseFit(s.slice(4), pageSize);
-  if (isTraceSpec(s)) return openTrace(s, pageSize);
   const colon = s.indexOf(":");
   const name = colon < 0 ? s : s.slice(0, colon);
   const body = colon < 0 ? "" : s.slice(colon + 1);
@@ -412,7 +405,7 @@ export function parseWorkload(spec: string, pageSize = 4096): Workload {
       if (!m || m[1] === "mix") {
         wErr(s, `mix parts are name(k=v,…) joined by '+', e.g. mix:uniform(rate=2k)+hotcold`);
       }
-      return parseWorkload(m[2] ? `${m[1]}:${m[2]}` : m[1], pageSize);
+      return parseGenerator(m[2] ? `${m[1]}:${m[2]}` : m[1], pageSize);
     });
     if (parts.length < 1 || body.trim() === "") wErr(s, "mix needs at least one part");
     return new Mix(s, parts);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type AccessStream, OP_WRITE, parseWorkload } from "./workload.ts";
+import { type AccessStream, OP_WRITE } from "./workload.ts";
+import { parseWorkload } from "./spec.ts";
 
 function drain(s: AccessStream, max = 1e6): { t: number[]; p: number[]; w: number[] } {
   const out = { t: [] as number[], p: [] as number[], w: [] as number[] };

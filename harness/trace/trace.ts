@@ -14,15 +14,15 @@
  */
 
 import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
-import { PrecopyError } from "./errors.ts";
-import { parseSize } from "./units.ts";
+import { PrecopyError } from "../errors.ts";
+import { parseSize } from "../units.ts";
 import {
   type AccessChunk,
   type AccessStream,
   OP_READ,
   OP_WRITE,
   type Workload,
-} from "./workload.ts";
+} from "../workloads/workload.ts";
 
 const MAGIC = "PCLTRACE";
 const BLOCK_MAGIC = 0x314b4c42; // "BLK1" little-endian

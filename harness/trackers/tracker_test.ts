@@ -7,7 +7,7 @@ import {
   type ScriptedAccess,
   scriptedWorkload,
   simulate,
-} from "../mod.ts";
+} from "../../mod.ts";
 
 const sequential = await loadPolicy("sequential");
 
@@ -147,7 +147,7 @@ Deno.test("--no-flush: a write through a translation cached with D=1 goes missin
 });
 
 Deno.test("--no-flush on a write-heavy guest: the verification reports what went missing", async () => {
-  const { parseWorkload, PrecopyError } = await import("../mod.ts");
+  const { parseWorkload, PrecopyError } = await import("../../mod.ts");
   const config = { pages: 4096, bandwidth: 64e6, flush: false } as const;
   assert.throws(
     () => simulate({ workload: parseWorkload("hotcold:rate=20k"), policy: sequential, config }),
@@ -173,7 +173,7 @@ Deno.test("--no-flush on a write-heavy guest: the verification reports what went
 });
 
 Deno.test("auto-converge throttles a guest that dirties faster than the link sends", async () => {
-  const { parseWorkload } = await import("../mod.ts");
+  const { parseWorkload } = await import("../../mod.ts");
   // 4 096 frames at ≈ 2 000 pages/s against 5 000 writes/s: never converges by itself
   const run = (autoConverge: boolean) =>
     simulate({
@@ -192,7 +192,7 @@ Deno.test("auto-converge throttles a guest that dirties faster than the link sen
 });
 
 Deno.test("oracles see the future on the workload's clock, which stalls hold back", async () => {
-  const { definePolicy } = await import("../mod.ts");
+  const { definePolicy } = await import("../../mod.ts");
   let seen: number[] = [];
   const peek = {
     file: "peek",

@@ -11,7 +11,7 @@ import {
   type ScriptedAccess,
   scriptedWorkload,
   simulate,
-} from "../mod.ts";
+} from "../../mod.ts";
 
 const policies = await loadPolicies();
 const FRAMES = 24;

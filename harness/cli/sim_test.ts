@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type CliIo, runSim } from "./cli.ts";
+import type { CliIo } from "./kit.ts";
+import { runSim } from "./sim.ts";
 
 async function sim(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "", err = "";

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { loadPolicy, simulate } from "../mod.ts";
+import { loadPolicy, simulate } from "../../mod.ts";
 import { analyzeWorkload } from "./analyze.ts";
 import { fitCurve, modelWorkingSet, parseFit } from "./fit.ts";
-import { parseWorkload } from "./workload.ts";
+import { parseWorkload } from "./spec.ts";
 
 const sequential = await loadPolicy("sequential");
 
-const TRACES = new URL("../fixtures/traces/", import.meta.url).pathname;
+const TRACES = new URL("../../fixtures/traces/", import.meta.url).pathname;
 const fixtures = [...Deno.readDirSync(TRACES)].filter((e) => e.name.endsWith(".pctrace")).map((e) =>
   e.name
 ).sort();

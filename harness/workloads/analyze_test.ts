@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { analyzeWorkload, predictPrecopy } from "./analyze.ts";
-import { runAnalyze } from "./analyze_cli.ts";
-import { TraceWriter } from "./trace.ts";
-import { parseWorkload, scriptedWorkload } from "./workload.ts";
+import { runAnalyze } from "../cli/analyze.ts";
+import { TraceWriter } from "../trace/trace.ts";
+import { scriptedWorkload } from "./workload.ts";
+import { parseWorkload } from "./spec.ts";
 
 Deno.test("analyzeWorkload() computes N(t) exactly: a sweep fills t × rate frames until it wraps", () => {
   const a = analyzeWorkload(parseWorkload("sequential:rate=1k"), { pages: 100, durationNs: 1e9 });

@@ -9,8 +9,8 @@ import {
   type ScriptedAccess,
   scriptedWorkload,
   simulate,
-} from "../mod.ts";
-import { createTracker } from "./tracker.ts";
+} from "../../mod.ts";
+import { createTracker } from "../trackers/tracker.ts";
 
 // A link of exactly one page per microsecond: 4096 + 8 header bytes per 1000 ns.
 // Tracking costs are zero so syncs take no time; the profiler stays out of the way.
@@ -256,7 +256,7 @@ Deno.test("simulate() rejects impossible configurations and workloads with one c
 });
 
 Deno.test("simulate() is deterministic: same inputs and seed give identical JSON", async () => {
-  const { parseWorkload } = await import("./workload.ts");
+  const { parseWorkload } = await import("../workloads/spec.ts");
   const random = await loadPolicy("random");
   const go = (seed: number) =>
     JSON.stringify(simulate({

@@ -37,7 +37,7 @@
  * @module
  */
 
-import { PrecopyError } from "./errors.ts";
+import { PrecopyError } from "../errors.ts";
 import {
   F_DBIT,
   F_IV_A,
@@ -47,7 +47,7 @@ import {
   F_WP,
   FrameList,
   type GuestMemory,
-} from "./memory.ts";
+} from "../memory.ts";
 
 /** Cost parameters of a tracker, all in nanoseconds. */
 export interface TrackerCosts {
@@ -615,7 +615,7 @@ export const TRACKER_KINDS: readonly string[] = ["ept-ad", "wp", "pml", "dirty-r
  * @example Usage
  * ```ts
  * import { createTracker } from "./tracker.ts";
- * import { GuestMemory } from "./memory.ts";
+ * import { GuestMemory } from "../memory.ts";
  * import assert from "node:assert/strict";
  * const m = new GuestMemory(8, null);
  * const t = createTracker("ept-ad", m);

@@ -16,10 +16,10 @@
  */
 
 import { analyzeWorkload, type WorkingSetPoint } from "./analyze.ts";
-import { PrecopyError } from "./errors.ts";
-import { createRng, mixSeed, shuffle } from "./rng.ts";
-import { openTrace } from "./trace.ts";
-import { parseSize } from "./units.ts";
+import { PrecopyError } from "../errors.ts";
+import { createRng, mixSeed, shuffle } from "../rng.ts";
+import { openTrace } from "../trace/trace.ts";
+import { parseSize } from "../units.ts";
 import { type AccessChunk, type AccessStream, OP_WRITE, type Workload } from "./workload.ts";
 
 /** One class of a fitted model: frames each rewritten `rate` times per second. */
@@ -230,7 +230,7 @@ function stampTick(trace: Workload, durationNs: number): number {
  * @example Usage
  * ```ts
  * import { parseFit } from "./fit.ts";
- * import { TraceWriter } from "./trace.ts";
+ * import { TraceWriter } from "../trace/trace.ts";
  * import assert from "node:assert/strict";
  * const path = Deno.makeTempFileSync({ suffix: ".pctrace" });
  * const w = new TraceWriter(path, { frames: 100 });

@@ -6,11 +6,17 @@
  */
 
 import { parseArgs } from "node:util";
-import { type ConfigInput, DEFAULT_CONFIG, type MigrationConfig, simulate } from "./engine.ts";
-import { PrecopyError } from "./errors.ts";
-import { loadPolicies, loadPolicy } from "./policy.ts";
-import { formatReport } from "./report.ts";
-import { TRACKER_KINDS } from "./tracker.ts";
+import {
+  type ConfigInput,
+  DEFAULT_CONFIG,
+  type MigrationConfig,
+  simulate,
+} from "../engine/engine.ts";
+import { PrecopyError } from "../errors.ts";
+import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { loadPolicies, loadPolicy } from "../policy/loader.ts";
+import { formatReport } from "../report/report.ts";
+import { TRACKER_KINDS } from "../trackers/tracker.ts";
 import {
   formatDuration,
   parseBandwidth,
@@ -18,8 +24,9 @@ import {
   parseDuration,
   parseInteger,
   parseSize,
-} from "./units.ts";
-import { describeGenerators, parseWorkload } from "./workload.ts";
+} from "../units.ts";
+import { describeGenerators } from "../workloads/workload.ts";
+import { parseWorkload } from "../workloads/spec.ts";
 
 /** The `--help` text of `deno task sim`. */
 export const SIM_HELP: string =
@@ -135,7 +142,7 @@ function parseParamFlags(list: string[] | undefined): Record<string, string> {
  *
  * @example Usage
  * ```ts
- * import { configFromFlags } from "./cli.ts";
+ * import { configFromFlags } from "./sim.ts";
  * import assert from "node:assert/strict";
  * const c = configFromFlags({ memory: "64MiB", bandwidth: "1Gbit/s" });
  * assert.equal(c.pages, 16384);
@@ -219,59 +226,6 @@ export function configFromFlags(
   return c;
 }
 
-/** Output sinks, so tests can capture them. */
-export interface CliIo {
-  /** Standard output. */
-  out(text: string): void;
-  /** Standard error. */
-  err(text: string): void;
-  /** Whether stderr is a terminal (progress is drawn only then). */
-  interactive: boolean;
-}
-
-const enc = new TextEncoder();
-/** The process's stdout and stderr as {@link CliIo} (progress only on a terminal). */
-export const stdio: CliIo = {
-  out: (t) => void Deno.stdout.writeSync(enc.encode(t)),
-  err: (t) => void Deno.stderr.writeSync(enc.encode(t)),
-  interactive: Deno.stderr.isTerminal(),
-};
-
-/**
- * Reports an error the user can act on, or an internal one, in one line (no stack).
- *
- * @param e the error
- * @param io where to write
- * @returns the exit status: 2 for bad input, 1 for a bug
- *
- * @example Usage
- * ```ts
- * import { reportError } from "./cli.ts";
- * import { PrecopyError } from "./errors.ts";
- * import assert from "node:assert/strict";
- * let text = "";
- * const io = { out: () => {}, err: (t: string) => { text += t; }, interactive: false };
- * assert.equal(reportError(new PrecopyError("config", "bad"), io), 2);
- * assert.equal(text, "error: bad\n");
- * ```
- */
-export function reportError(e: unknown, io: CliIo): number {
-  if (e instanceof PrecopyError) {
-    io.err(`error: ${e.message}\n`);
-    return 2;
-  }
-  const code = (e as { code?: string })?.code;
-  if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
-    io.err(`error: ${(e as Error).message}\n(see --help)\n`);
-    return 2;
-  }
-  io.err(
-    `internal error: ${e instanceof Error ? e.message : String(e)}\n` +
-      "This is a bug in precopy-lab; please report it with the command line.\n",
-  );
-  return 1;
-}
-
 /**
  * Runs `sim` with the given arguments.
  *
@@ -281,7 +235,7 @@ export function reportError(e: unknown, io: CliIo): number {
  *
  * @example Usage
  * ```ts
- * import { runSim } from "./cli.ts";
+ * import { runSim } from "./sim.ts";
  * import assert from "node:assert/strict";
  * let out = "";
  * const io = { out: (t: string) => { out += t; }, err: () => {}, interactive: false };
@@ -347,4 +301,4 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
   }
 }
 
-if (import.meta.main) Deno.exit(await runSim(Deno.args));
+if (import.meta.main) await runMain(runSim);

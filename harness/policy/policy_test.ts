@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { PrecopyError } from "./errors.ts";
-import { loadPolicies, loadPolicy, orderByKey, resolveParams } from "./policy.ts";
+import { PrecopyError } from "../errors.ts";
+import { orderByKey } from "./contract.ts";
+import { loadPolicies, loadPolicy, resolveParams } from "./loader.ts";
 
 Deno.test("loadPolicies() finds every policy file, skipping tests and _files", async () => {
   const names = (await loadPolicies()).map((p) => p.definition.meta.name);
@@ -23,7 +24,7 @@ Deno.test("loadPolicies() finds every policy file, skipping tests and _files", a
 
 Deno.test("loadPolicies() picks up a new file in a folder without other edits", async () => {
   const dir = Deno.makeTempDirSync();
-  const mod = new URL("../mod.ts", import.meta.url).href;
+  const mod = new URL("../../mod.ts", import.meta.url).href;
   Deno.writeTextFileSync(
     `${dir}/reverse.ts`,
     `import { definePolicy } from "${mod}";\nexport default definePolicy({ meta: { name: "reverse", description: "High first.", defaults: {} }, create: () => ({ order: (r) => r.offered.slice().reverse() }) });\n`,

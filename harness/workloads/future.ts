@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { FutureView } from "./policy.ts";
+import type { FutureView } from "../policy/contract.ts";
 import { type AccessStream, OP_WRITE, type Workload } from "./workload.ts";
 
 interface Held {
@@ -27,7 +27,7 @@ interface Held {
  * @example Usage
  * ```ts
  * import { createFuture } from "./future.ts";
- * import { parseWorkload } from "./workload.ts";
+ * import { parseWorkload } from "./spec.ts";
  * import assert from "node:assert/strict";
  * const f = createFuture(parseWorkload("sequential:rate=1k"), 4, 1);
  * // writes at 0, 1, 2, 3 ms to frames 0, 1, 2, 3, then 4 ms to frame 0 again
@@ -97,7 +97,7 @@ export function createFuture(
  * @example Usage
  * ```ts
  * import { writeRates } from "./future.ts";
- * import { parseWorkload } from "./workload.ts";
+ * import { parseWorkload } from "./spec.ts";
  * import assert from "node:assert/strict";
  * const r = writeRates(parseWorkload("sequential:rate=4k"), 4, 1, 1e9);
  * assert.deepEqual([...r], [1000, 1000, 1000, 1000]);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { PrecopyError } from "./errors.ts";
+import { PrecopyError } from "../errors.ts";
 import { record } from "./record.ts";
-import { openTrace } from "./trace.ts";
-import { OP_WRITE } from "./workload.ts";
+import { openTrace } from "../trace/trace.ts";
+import { OP_WRITE } from "../workloads/workload.ts";
 
 // A program with known writes: three groups of 100 fresh pages, 80 ms apart.
 const PROGRAM = `

@@ -6,13 +6,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { type Analysis, analyzeWorkload } from "./analyze.ts";
-import { type CliIo, configFromFlags, reportError, stdio } from "./cli.ts";
-import { PrecopyError } from "./errors.ts";
-import { parseFit, type RateClass } from "./fit.ts";
-import { formatTable } from "./report.ts";
-import { formatBytes, formatDuration, parseDuration } from "./units.ts";
-import { parseWorkload } from "./workload.ts";
+import { type Analysis, analyzeWorkload } from "../workloads/analyze.ts";
+import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { configFromFlags } from "./sim.ts";
+import { PrecopyError } from "../errors.ts";
+import { parseFit, type RateClass } from "../workloads/fit.ts";
+import { formatTable } from "../report/report.ts";
+import { formatBytes, formatDuration, parseDuration } from "../units.ts";
+import { parseWorkload } from "../workloads/spec.ts";
 
 /** The `--help` text of `deno task analyze`. */
 export const ANALYZE_HELP: string =
@@ -126,7 +127,7 @@ export function formatFit(f: FitComparison): string {
  *
  * @example Usage
  * ```ts
- * import { runAnalyze } from "./analyze_cli.ts";
+ * import { runAnalyze } from "./analyze.ts";
  * import assert from "node:assert/strict";
  * let out = "";
  * const io = { out: (t: string) => { out += t; }, err: () => {}, interactive: false };
@@ -203,4 +204,4 @@ export function runAnalyze(args: string[], io: CliIo = stdio): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await runAnalyze(Deno.args));
+if (import.meta.main) await runMain(runAnalyze);

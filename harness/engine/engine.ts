@@ -10,9 +10,9 @@
  * @module
  */
 
-import { PrecopyError } from "./errors.ts";
-import { createFuture, writeRates } from "./future.ts";
-import { UpdateHistory } from "./history.ts";
+import { PrecopyError } from "../errors.ts";
+import { createFuture, writeRates } from "../workloads/future.ts";
+import { UpdateHistory } from "../history.ts";
 import {
   F_BATCH,
   F_MODIFIED,
@@ -22,7 +22,7 @@ import {
   F_ZERO,
   FrameList,
   GuestMemory,
-} from "./memory.ts";
+} from "../memory.ts";
 import {
   type BatchView,
   type LoadedPolicy,
@@ -30,18 +30,22 @@ import {
   type ParamValue,
   type Policy,
   type PolicyEnv,
-  policyError,
-  resolveParams,
   type RoundView,
-} from "./policy.ts";
+} from "../policy/contract.ts";
+import { policyError, resolveParams } from "../policy/loader.ts";
 import {
   createTracker,
   DEFAULT_TRACKER_COSTS,
   type DirtyTracker,
   type TrackerCosts,
   type TrackerStats,
-} from "./tracker.ts";
-import { type AccessChunk, type AccessStream, OP_WRITE, type Workload } from "./workload.ts";
+} from "../trackers/tracker.ts";
+import {
+  type AccessChunk,
+  type AccessStream,
+  OP_WRITE,
+  type Workload,
+} from "../workloads/workload.ts";
 
 /** When a frame's dirty state is reset: at the sync, per N-frame chunk, or per send. */
 export type ClearMode = "round" | "send" | `chunk:${number}`;
@@ -1288,8 +1292,8 @@ function resolveParamsMixed(
  * @example Usage
  * ```ts
  * import { simulate } from "./engine.ts";
- * import { loadPolicy } from "./policy.ts";
- * import { parseWorkload } from "./workload.ts";
+ * import { loadPolicy } from "../policy/loader.ts";
+ * import { parseWorkload } from "../workloads/spec.ts";
  * import assert from "node:assert/strict";
  * const r = simulate({
  *   workload: parseWorkload("idle"),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { definePolicy, type LoadedPolicy, type Policy } from "../mod.ts";
+import { definePolicy, type LoadedPolicy, type Policy } from "../../mod.ts";
 import { conformanceChecks } from "./conformance.ts";
 
 function policy(create: () => Policy): LoadedPolicy {

@@ -1,0 +1,77 @@
+/**
+ * The kit every command-line task shares: output sinks that tests can capture, one-line
+ * error reporting, and the entry scaffold that turns a task's `run(args, io)` into an exit
+ * status.
+ *
+ * @module
+ */
+
+import { PrecopyError } from "../errors.ts";
+
+/** Output sinks, so tests can capture them. */
+export interface CliIo {
+  /** Standard output. */
+  out(text: string): void;
+  /** Standard error. */
+  err(text: string): void;
+  /** Whether stderr is a terminal (progress is drawn only then). */
+  interactive: boolean;
+}
+
+const enc = new TextEncoder();
+/** The process's stdout and stderr as {@link CliIo} (progress only on a terminal). */
+export const stdio: CliIo = {
+  out: (t) => void Deno.stdout.writeSync(enc.encode(t)),
+  err: (t) => void Deno.stderr.writeSync(enc.encode(t)),
+  interactive: Deno.stderr.isTerminal(),
+};
+
+/**
+ * Reports an error the user can act on, or an internal one, in one line (no stack).
+ *
+ * @param e the error
+ * @param io where to write
+ * @returns the exit status: 2 for bad input, 1 for a bug
+ *
+ * @example Usage
+ * ```ts
+ * import { reportError } from "./kit.ts";
+ * import { PrecopyError } from "../errors.ts";
+ * import assert from "node:assert/strict";
+ * let text = "";
+ * const io = { out: () => {}, err: (t: string) => { text += t; }, interactive: false };
+ * assert.equal(reportError(new PrecopyError("config", "bad"), io), 2);
+ * assert.equal(text, "error: bad\n");
+ * ```
+ */
+export function reportError(e: unknown, io: CliIo): number {
+  if (e instanceof PrecopyError) {
+    io.err(`error: ${e.message}\n`);
+    return 2;
+  }
+  const code = (e as { code?: string })?.code;
+  if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
+    io.err(`error: ${(e as Error).message}\n(see --help)\n`);
+    return 2;
+  }
+  io.err(
+    `internal error: ${e instanceof Error ? e.message : String(e)}\n` +
+      "This is a bug in precopy-lab; please report it with the command line.\n",
+  );
+  return 1;
+}
+
+/**
+ * Runs a task's entry function on the process's arguments and exits with its status.
+ *
+ * @param run the task: arguments and sinks in, exit status out
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { runMain } from "./kit.ts";
+ * if (import.meta.main) await runMain(async (args, io) => (io.out(args.join(" ")), 0));
+ * ```
+ */
+export async function runMain(run: (args: string[], io: CliIo) => Promise<number>): Promise<never> {
+  Deno.exit(await run(Deno.args, stdio));
+}
