@@ -44,7 +44,7 @@ export interface Regime {
   config: ConfigInput;
 }
 
-/** The two regimes DESIGN.md asks the bench to show. */
+/** The two regimes the bench shows (docs/bench.md). */
 export const REGIMES: readonly Regime[] = [
   {
     name: "qemu",

@@ -1,7 +1,7 @@
 /**
  * `random` — a seeded random permutation of the offered frames every round: the
  * order-agnostic baseline. Any policy worth its file should beat it; under `clear=round`
- * nothing permutation-only can, on average (see DESIGN.md).
+ * nothing permutation-only can, on average (see docs/model.md, clear modes).
  *
  * @module
  */

@@ -5,7 +5,7 @@
  *
  * Time is simulated in integer nanoseconds of the workload's clock. Pages leave one after
  * another at `bandwidth`; the send that starts at time s captures the content every access
- * with t < s produced. See `../shared/DESIGN.md` for the semantics pinned here.
+ * with t < s produced. `docs/model.md` describes the semantics pinned here.
  *
  * @module
  */

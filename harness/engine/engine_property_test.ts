@@ -1,6 +1,6 @@
 // Properties of the engine over random small scripted workloads, configurations and
 // policies (fast-check). Each property could fail: they pin the accounting identities and
-// DESIGN.md's claim that under clear=round a pure permutation cannot change which frames
+// docs/model.md's claim that under clear=round a pure permutation cannot change which frames
 // come back.
 import assert from "node:assert/strict";
 import fc from "fast-check";

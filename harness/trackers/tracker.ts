@@ -32,7 +32,7 @@
  * translations (a clear without a flush) needs the bits themselves and belongs with it.
  *
  * Cost defaults are our assumptions, not measurements: no published per-entry scan or
- * INVEPT cost was found (see `../shared/reference/mechanisms.md` §4.9, tagged [U]).
+ * INVEPT cost was found (`docs/model.md`, the EPT accessed/dirty model).
  *
  * @module
  */
