@@ -31,7 +31,7 @@ Deno.bench({
     }),
 });
 
-// The speed target of the README: a 64 GiB guest, 27 M sends and 18 M writes (a few
+// The speed target (docs/speed.md): a 64 GiB guest, 27 M sends and 18 M writes (a few
 // seconds per run, so only two runs; `deno task sim` adds Deno's start-up, about 0.1 s).
 Deno.bench({
   name: "64 GiB, uniform 200k writes/s, 10 Gbit/s, sequential",
