@@ -173,7 +173,7 @@ export interface DirtyTracker {
  * // A tracker that sees every write for free (no hardware works like this).
  * class Oracle extends BaseTracker {
  *   readonly kind = "oracle";
- *   onAccess(p: number, write: boolean): void {
+ *   onAccess(p: number, write: boolean, _vcpu: number): void {
  *     if (write) this.seen(p, true);
  *   }
  *   protected syncCost(): number {

@@ -135,7 +135,9 @@ export function createTracker(
     const modelled = Object.keys(registry).filter((k) => registry[k].noFlush);
     throw new PrecopyError(
       "config",
-      `--no-flush is modelled for --tracker ${modelled.join(", ")} only, not ${kind}`,
+      modelled.length === 0
+        ? "--no-flush is not modelled by any tracker"
+        : `--no-flush is modelled for --tracker ${modelled.join(", ")} only, not ${kind}`,
     );
   }
   entry.validate(costs, options);
