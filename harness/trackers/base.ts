@@ -189,8 +189,11 @@ export interface DirtyTracker {
  */
 export abstract class BaseTracker implements DirtyTracker {
   abstract readonly kind: string;
+  /** The guest memory watched: the log and the mechanisms' bits sit in its frame flags. */
   protected readonly m: GuestMemory;
+  /** Cost parameters. */
   protected readonly c: TrackerCosts;
+  /** Frames logged since the last sync (unless more than the cap: see `sync`). */
   protected readonly newly = new FrameList(4096);
   readonly #report = new FrameList(4096);
   /**
@@ -203,16 +206,31 @@ export abstract class BaseTracker implements DirtyTracker {
   #reportAll = false;
   /** The frames as 32-bit words, two frames each (low half first): empty if big-endian. */
   readonly #pairs: Uint32Array;
+  /** Frames the hardware reported accessed in the current profiling interval. */
   protected readonly ivA = new FrameList(4096);
+  /** Frames logged now. */
   protected logged = 0;
-  protected entries = -0; // a float from the start: it outgrows small integers
+  /** Entries read by scans: leaves, bitmap words, buffer or ring entries. */
+  protected entries: number = -0; // a float from the start: it outgrows small integers
+  /** Frames cleared one by one. */
   protected clears = 0;
+  /** Flushes (INVEPT). */
   protected flushes = 0;
+  /** VM exits, by cause. */
   protected readonly exitCounts: Record<string, number> = {};
+  /** Writes no tracker saw (`ept-ad` without flushes). */
   protected missed = 0;
+  /** Leaf size and flushing. */
   protected readonly o: TrackerOptions;
-  stallNs = -0; // a float from the start (see the engine's clock fields)
+  /** Guest time lost so far. */
+  stallNs: number = -0; // a float from the start (see the engine's clock fields)
 
+  /**
+   * Creates the tracker's shared state.
+   * @param memory the guest memory it watches
+   * @param costs cost parameters
+   * @param options leaf size and flushing
+   */
   constructor(
     memory: GuestMemory,
     costs: TrackerCosts,
@@ -243,6 +261,7 @@ export abstract class BaseTracker implements DirtyTracker {
     };
   }
 
+  /** Counts a VM exit and stalls the guest for it. @param cause its name in the stats */
   protected exit(cause: string): void {
     this.exitCounts[cause] = (this.exitCounts[cause] ?? 0) + 1;
     this.stallNs += this.c.exitNs;

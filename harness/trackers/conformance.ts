@@ -100,7 +100,7 @@ function exact(): TrackerOptions {
 
 /** Options of fast-check's runner that a caller may set. */
 export interface TrackerCheckOptions {
-  /** Random scripts per check and setup (default 60). */
+  /** Random scripts per check and setup (default 100). */
   numRuns?: number;
   /** Stop at the first failure without shrinking it (faster when failure is expected). */
   endOnFailure?: boolean;
@@ -573,7 +573,7 @@ export function trackerConformanceChecks(
 ): TrackerCheck[] {
   const entry = registry[kind];
   if (entry === undefined) throw new Error(`tracker '${kind}' is not in the registry`);
-  const params = { numRuns: options.numRuns ?? 60, endOnFailure: options.endOnFailure };
+  const params = { numRuns: options.numRuns ?? 100, endOnFailure: options.endOnFailure };
   const out: TrackerCheck[] = [{
     id: "entry",
     name: "the entry is complete and rejects what it does not model with a config error",

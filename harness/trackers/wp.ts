@@ -34,15 +34,23 @@ import {
  * ```
  */
 export class WpTracker extends BaseTracker {
+  /** `wp`, or a subclass's name. */
   readonly kind: string = "wp";
   // A 2 MiB leaf is split on its first logged write (as KVM does), so protection and
   // logging stay at 4 KiB whatever --ept-leaf says; the split is the fault's own exit.
+  /**
+   * Protects every frame: logging starts.
+   * @param memory the guest memory it watches
+   * @param costs cost parameters
+   * @param options leaf size (2 MiB leaves are split on their first logged write)
+   */
   constructor(memory: GuestMemory, costs: TrackerCosts, options?: TrackerOptions) {
     super(memory, costs, options);
     const fr = memory.frames;
     for (let p = 0; p < fr.length; p++) fr[p] |= F_WP; // the profiler protects from the start
     this.charge(memory.pages);
   }
+  /** A write to a protected frame traps. @param p frame @param write a write? @param vcpu who */
   onAccess(p: number, write: boolean, vcpu: number): void {
     if (!write) return; // protection sees writes only
     const fr = this.m.frames;
@@ -55,13 +63,16 @@ export class WpTracker extends BaseTracker {
   protected trapped(p: number, _vcpu: number): void {
     this.seen(p, true);
   }
+  /** Reads the bitmap and flushes. @returns the host time */
   protected syncCost(): number {
     // GET_DIRTY_LOG: one bitmap word per 64 frames, and the re-protection's flush
     return this.charge(Math.ceil(this.m.pages / 64));
   }
+  /** Re-protects the frame. @param p frame */
   protected rearm(p: number): void {
     this.m.frames[p] |= F_WP;
   }
+  /** Re-protects the frames written in the interval. @param written those frames */
   protected profileScan(written: Uint32Array): void {
     // History from faults: re-protect every frame seen written, so its next write traps.
     for (let i = 0; i < written.length; i++) this.rearm(written[i]);
