@@ -96,13 +96,16 @@ export {
 export { createRng, mixSeed, type Rng, shuffle } from "./harness/rng.ts";
 export {
   createTracker,
+  DEFAULT_TRACKER,
   DEFAULT_TRACKER_COSTS,
   type DirtyTracker,
   type ProfileResult,
   type SyncResult,
   TRACKER_KINDS,
   type TrackerCosts,
+  type TrackerEntry,
   type TrackerOptions,
+  TRACKERS,
   type TrackerStats,
 } from "./harness/trackers/tracker.ts";
 export {

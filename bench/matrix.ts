@@ -156,7 +156,7 @@ ${REGIMES.map((r) => `  ${r.name.padEnd(6)} ${r.description}`).join("\n")}
 In each table, * marks the lowest downtime and + the fewest pages sent among the
 non-bound policies of that clear mode and regime; bounds (oracles) are listed last.
 Then the profiling-overhead comparison: uniform-light, hotcold and gcc profiled for 5s
-by every tracker (${"ept-ad, wp, pml, dirty-ring"}), written to profiling.json too.
+by every tracker (${TRACKER_KINDS.join(", ")}), written to profiling.json too.
 `;
 
 function cellTable(results: Result[]): string {

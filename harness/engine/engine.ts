@@ -35,6 +35,7 @@ import {
 import { policyError, resolveParams } from "../policy/loader.ts";
 import {
   createTracker,
+  DEFAULT_TRACKER,
   DEFAULT_TRACKER_COSTS,
   type DirtyTracker,
   type TrackerCosts,
@@ -133,7 +134,7 @@ export const DEFAULT_CONFIG: Readonly<MigrationConfig> = Object.freeze({
   qemuMaxWaitNs: 50e6,
   startNs: 1e9,
   pauseResumeNs: 0,
-  tracker: "ept-ad",
+  tracker: DEFAULT_TRACKER,
   eptLeafFrames: 1,
   flush: true,
   verify: "error",

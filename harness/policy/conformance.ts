@@ -18,7 +18,7 @@ import {
 } from "./contract.ts";
 import { resolveParams } from "./loader.ts";
 import { createRng, type Rng } from "../rng.ts";
-import { TRACKER_KINDS } from "../trackers/tracker.ts";
+import { DEFAULT_TRACKER, TRACKER_KINDS } from "../trackers/tracker.ts";
 import { parseWorkload } from "../workloads/spec.ts";
 
 /** One check of the suite. */
@@ -174,7 +174,7 @@ export function conformanceChecks(policy: LoadedPolicy): ConformanceCheck[] {
     ["clear=round, drain", { clear: "round" }],
     ["clear=chunk:64, qemu", { clear: "chunk:64", iteration: "qemu" }],
     ["Xen regime", { downtimeLimitNs: 0, maxRounds: 5, minPending: 50 }],
-    ...TRACKER_KINDS.filter((k) => k !== "ept-ad").flatMap((tracker) =>
+    ...TRACKER_KINDS.filter((k) => k !== DEFAULT_TRACKER).flatMap((tracker) =>
       (["send", "round", "chunk:64"] as const).map((clear): [string, ConfigInput] => [
         `tracker=${tracker}, clear=${clear}, 2 vCPUs`,
         { tracker, clear, trackerCosts: { vcpus: 2, ringEntries: 256 } },

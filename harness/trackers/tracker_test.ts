@@ -7,6 +7,7 @@ import {
   type ScriptedAccess,
   scriptedWorkload,
   simulate,
+  TRACKER_KINDS,
 } from "../../mod.ts";
 
 const sequential = await loadPolicy("sequential");
@@ -67,12 +68,12 @@ Deno.test("pml: a full 512-entry buffer is an exit, per vCPU", () => {
 });
 
 Deno.test("dirty-ring: a ring at its soft limit (size − 64) is an exit, besides the faults", () => {
-  const p = profile(distinct(200), {
+  const p = profile(distinct(600), {
     tracker: "dirty-ring",
-    trackerCosts: { ringEntries: 128, exitNs: 0 }, // no stall: every write lands before 10 µs
+    trackerCosts: { ringEntries: 256, exitNs: 0 }, // no stall: every write lands before 10 µs
   });
-  // 200 first writes trap; the ring fills at 64 entries: 200 / 64 → 3 harvests
-  assert.deepEqual(p.exitsByCause, { wpFault: 200, ringFull: 3 });
+  // 600 first writes trap; the ring fills at 192 entries: 600 / 192 → 3 harvests
+  assert.deepEqual(p.exitsByCause, { wpFault: 600, ringFull: 3 });
 });
 
 Deno.test("an exit stops the guest's clock: later accesses happen later, and fewer fit", () => {
@@ -84,7 +85,7 @@ Deno.test("an exit stops the guest's clock: later accesses happen later, and few
 });
 
 Deno.test("every tracker gives the same migration on the same workload when nothing is missed", () => {
-  const outcomes = ["ept-ad", "wp", "pml", "dirty-ring"].map((tracker) => {
+  const outcomes = TRACKER_KINDS.map((tracker) => {
     const r = simulate({
       workload: scriptedWorkload(
         distinct(300).concat(distinct(300, 100).map(([t, p]) => [t + 5000, p, "w"])),
