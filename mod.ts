@@ -46,8 +46,15 @@
 
 export {
   type ClearMode,
+  CONFIG_ITEMS,
+  type ConfigFlag,
+  configFromFlags,
   type ConfigInput,
+  type ConfigItem,
+  type ConfigValue,
   DEFAULT_CONFIG,
+  type FlagSyntax,
+  type FlagValues,
   type IterationRule,
   type MigrationConfig,
   parseClear,
