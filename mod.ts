@@ -46,19 +46,33 @@
 
 export {
   type ClearMode,
+  CONFIG_ITEMS,
+  type ConfigFlag,
+  configFromFlags,
   type ConfigInput,
+  type ConfigItem,
+  type ConfigValue,
   DEFAULT_CONFIG,
+  type FlagSyntax,
+  type FlagValues,
   type IterationRule,
   type MigrationConfig,
   parseClear,
-  type Progress,
   resolveConfig,
-  type RoundRow,
-  type RunReport,
-  simulate,
-  type SimulationInput,
+} from "./harness/config.ts";
+export { type Progress, simulate, type SimulationInput } from "./harness/engine/engine.ts";
+export { type RoundRow, type RunReport } from "./harness/engine/run_report.ts";
+export {
+  type AutoConverge,
+  decideSwitchover,
+  type RoundEnd,
+  startAutoConverge,
+  stepAutoConverge,
   type SwitchoverReason,
-} from "./harness/engine/engine.ts";
+  type SwitchoverRule,
+  switchoverRule,
+  thresholdBytes,
+} from "./harness/engine/switchover.ts";
 export { PrecopyError, type PrecopyErrorKind } from "./harness/errors.ts";
 export { createFuture, writeRates } from "./harness/workloads/future.ts";
 export { type HistoryView, UpdateHistory } from "./harness/history.ts";

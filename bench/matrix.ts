@@ -30,7 +30,7 @@ import {
   toCsv,
 } from "../mod.ts";
 import { reportError, stdio } from "../harness/cli/kit.ts";
-import { configFromFlags } from "../harness/cli/sim.ts";
+import { configFromFlags } from "../harness/config.ts";
 import { isTraceSpec } from "../harness/trace/trace.ts";
 import { TRACKER_KINDS } from "../harness/trackers/tracker.ts";
 

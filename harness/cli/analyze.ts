@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { type Analysis, analyzeWorkload } from "../workloads/analyze.ts";
 import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
-import { configFromFlags } from "./sim.ts";
+import { configFromFlags } from "../config.ts";
 import { PrecopyError } from "../errors.ts";
 import { parseFit, type RateClass } from "../workloads/fit.ts";
 import { formatTable } from "../report/report.ts";

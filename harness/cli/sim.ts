@@ -7,70 +7,121 @@
 
 import { parseArgs } from "node:util";
 import {
-  type ConfigInput,
-  DEFAULT_CONFIG,
-  type MigrationConfig,
-  simulate,
-} from "../engine/engine.ts";
+  configFlagRows,
+  configFromFlags,
+  configOptions,
+  flagHelp,
+  type FlagRow,
+} from "../config.ts";
+import { simulate } from "../engine/engine.ts";
 import { PrecopyError } from "../errors.ts";
 import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
 import { loadPolicies, loadPolicy } from "../policy/loader.ts";
 import { formatReport } from "../report/report.ts";
-import { TRACKER_KINDS } from "../trackers/tracker.ts";
-import {
-  formatDuration,
-  parseBandwidth,
-  parseCount,
-  parseDuration,
-  parseInteger,
-  parseSize,
-} from "../units.ts";
+import { formatDuration } from "../units.ts";
 import { describeGenerators } from "../workloads/workload.ts";
 import { parseWorkload } from "../workloads/spec.ts";
 
-/** The `--help` text of `deno task sim`. */
+/** The flags of `sim` beside the configuration's: what runs, and how the result shows. */
+interface RunFlag {
+  /** Flag name without dashes. */
+  name: string;
+  /** parseArgs type. */
+  type: "string" | "boolean";
+  /** Its argument in `--help`. */
+  arg?: string;
+  /** What it does. */
+  help: string;
+  /** Its default as shown. */
+  default?: string;
+  /** Repeatable. */
+  multiple?: boolean;
+  /** One-letter spelling. */
+  short?: string;
+  /** Listed after the configuration's flags. */
+  last?: boolean;
+}
+
+const DEFAULT_POLICY = "sequential";
+const DEFAULT_WORKLOAD = "uniform";
+
+const RUN_FLAGS: readonly RunFlag[] = [
+  {
+    name: "policy",
+    type: "string",
+    arg: "NAME|PATH",
+    help: "a policy from policies/ by name, or any policy file",
+    default: DEFAULT_POLICY,
+  },
+  {
+    name: "param",
+    type: "string",
+    arg: "k=v",
+    help: "a policy parameter (repeatable)",
+    default: "the policy's defaults",
+    multiple: true,
+  },
+  {
+    name: "workload",
+    type: "string",
+    arg: "SPEC|PATH",
+    help: "generator spec name[:k=v,...] or a .csv trace",
+    default: DEFAULT_WORKLOAD,
+  },
+  {
+    name: "json",
+    type: "boolean",
+    help: "print the report object instead of the table",
+    last: true,
+  },
+  { name: "quiet", type: "boolean", help: "no progress on stderr", last: true },
+  { name: "list", type: "boolean", help: "list policies and workload generators", last: true },
+  { name: "help", type: "boolean", help: "this text", short: "h", last: true },
+];
+
+const OPTIONS = {
+  ...configOptions(),
+  ...Object.fromEntries(RUN_FLAGS.map((f) => [f.name, {
+    type: f.type,
+    ...(f.multiple ? { multiple: true } : {}),
+    ...(f.short ? { short: f.short } : {}),
+  }])),
+};
+
+function runRows(last: boolean): FlagRow[] {
+  return RUN_FLAGS.filter((f) => (f.last === true) === last).map((f) => ({
+    flags: `${f.short ? `-${f.short}, ` : ""}--${f.name}${f.arg ? ` ${f.arg}` : ""}`,
+    help: f.help,
+    default: f.default,
+  }));
+}
+
+/**
+ * Every flag of `sim`, in the order of `--help`: the run's, the configuration's (from the
+ * table of configuration items), then the output's.
+ *
+ * @returns the rows
+ *
+ * @example Usage
+ * ```ts
+ * import { simFlagRows } from "./sim.ts";
+ * import assert from "node:assert/strict";
+ * const rows = simFlagRows();
+ * assert.equal(rows[0].flags, "--policy NAME|PATH");
+ * assert.ok(rows.some((r) => r.flags === "--ring-entries N" && r.default === "4096"));
+ * ```
+ */
+export function simFlagRows(): FlagRow[] {
+  return [...runRows(false), ...configFlagRows(), ...runRows(true)];
+}
+
+/** The `--help` text of `deno task sim`, generated from the flag tables. */
 export const SIM_HELP: string =
   `precopy-lab sim — run one pre-copy live migration and report its cost
 
 usage: deno task sim [options]
 
-  --policy NAME|PATH      a policy from policies/ by name, or any policy file   [sequential]
-  --param k=v             a policy parameter (repeatable)              [the policy's defaults]
-  --workload SPEC|PATH    generator spec name[:k=v,...] or a .csv trace             [uniform]
-  --memory SIZE           guest memory: 512MiB, 4GiB, 64GiB ...                        [1GiB]
-  --pages N               guest memory as a frame count (instead of --memory)
-  --bandwidth RATE        link rate: 125MB/s, 1Gbit/s, 10Gbit/s ...                [128MiB/s]
-  --downtime-limit T      switchover target: 300ms, 1s ... (0 = only when nothing is pending)
-                                                                                      [300ms]
-  --max-rounds N          forced switchover after N rounds                               [30]
-  --min-pending N         Xen's rule: pause once fewer than N frames are pending         [off]
-  --max-transfer-factor F forced switchover once sends reach F x guest frames          [off]
-  --iteration RULE        drain (a round sends all it offers) or qemu (re-sync at threshold)
-                                                                                      [drain]
-  --qemu-max-wait T       iteration=qemu: sending between two checks of pending bytes  [50ms]
-  --clear MODE            when dirty state resets: round, chunk:N, send                  [send]
-  --tracker KIND          dirty tracking: ${TRACKER_KINDS.join(", ")}                    [ept-ad]
-  --vcpus N               guest vCPUs (PML buffers and dirty rings are per vCPU)          [1]
-  --ept-leaf SIZE         EPT leaf size: 4KiB, or 2MiB (one A/D bit for 512 frames)    [4KiB]
-  --no-flush              ept-ad: clear A/D bits without INVEPT; writes through cached
-                          translations then go missing, and the verification fails
-  --count-missed          with --no-flush: report missed writes and mismatched frames
-                          instead of failing
-  --auto-converge         QEMU's auto-converge: throttle the vCPUs from 20%, +10% a step,
-                          while dirtying exceeds half the transfer for two 1s periods
-  --ring-entries N        dirty-ring: entries per vCPU ring, a power of two           [4096]
-  --page-header N         wire bytes per page beside its content                          [8]
-  --device-state SIZE     bytes sent during downtime besides pages                        [0]
-  --pause-resume T        pause/resume overhead added to downtime                         [0s]
-  --start T, --warmup T   how long the guest runs with the profiler on before migration   [1s]
-  --profile-interval T    profiling scan interval                                     [100ms]
-  --history N             profiling intervals kept per frame (1-32)                      [16]
-  --seed N                seed for generators and randomized policies                     [1]
-  --json                  print the report object instead of the table
-  --quiet                 no progress on stderr
-  --list                  list policies and workload generators
-  -h, --help              this text
-
+${flagHelp(simFlagRows())}
 Sizes take KiB MiB GiB (and KB MB GB), times ns us ms s, rates k M G suffixes.
 Generators (every one also takes footprint=SIZE|P%, zero=P%, reads=RATE):
 ${
@@ -86,41 +137,6 @@ Examples:
   deno task sim --memory 4GiB --bandwidth 1Gbit/s --clear round --json > run.json
 `;
 
-const OPTIONS = {
-  policy: { type: "string" },
-  param: { type: "string", multiple: true },
-  workload: { type: "string" },
-  memory: { type: "string" },
-  pages: { type: "string" },
-  bandwidth: { type: "string" },
-  "downtime-limit": { type: "string" },
-  "max-rounds": { type: "string" },
-  "min-pending": { type: "string" },
-  "max-transfer-factor": { type: "string" },
-  iteration: { type: "string" },
-  "qemu-max-wait": { type: "string" },
-  clear: { type: "string" },
-  tracker: { type: "string" },
-  "page-header": { type: "string" },
-  "device-state": { type: "string" },
-  "pause-resume": { type: "string" },
-  start: { type: "string" },
-  warmup: { type: "string" },
-  vcpus: { type: "string" },
-  "ept-leaf": { type: "string" },
-  "no-flush": { type: "boolean" },
-  "count-missed": { type: "boolean" },
-  "auto-converge": { type: "boolean" },
-  "ring-entries": { type: "string" },
-  "profile-interval": { type: "string" },
-  history: { type: "string" },
-  seed: { type: "string" },
-  json: { type: "boolean" },
-  quiet: { type: "boolean" },
-  list: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
 /** Parsed `--param k=v` flags. */
 function parseParamFlags(list: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -130,100 +146,6 @@ function parseParamFlags(list: string[] | undefined): Record<string, string> {
     out[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
   return out;
-}
-
-/**
- * Turns the shared migration flags into configuration overrides (used by `sim` and the
- * bench).
- *
- * @param v parsed flag values (strings)
- * @returns the overrides
- * @throws {PrecopyError} naming the flag and the accepted form
- *
- * @example Usage
- * ```ts
- * import { configFromFlags } from "./sim.ts";
- * import assert from "node:assert/strict";
- * const c = configFromFlags({ memory: "64MiB", bandwidth: "1Gbit/s" });
- * assert.equal(c.pages, 16384);
- * assert.equal(c.bandwidth, 125_000_000);
- * ```
- */
-export function configFromFlags(
-  v: Record<string, string | boolean | string[] | undefined>,
-): ConfigInput {
-  const s = (k: string) => (typeof v[k] === "string" ? v[k] as string : undefined);
-  const c: ConfigInput = {};
-  const pageSize = DEFAULT_CONFIG.pageSize;
-  if (s("memory") !== undefined && s("pages") !== undefined) {
-    throw new PrecopyError("config", "--memory and --pages both given; use one");
-  }
-  if (s("memory") !== undefined) {
-    const bytes = parseSize(s("memory")!, "--memory");
-    if (bytes % pageSize !== 0 || bytes === 0) {
-      throw new PrecopyError(
-        "config",
-        `--memory: '${s("memory")}' is not a positive multiple of the ${pageSize}-byte page`,
-      );
-    }
-    c.pages = bytes / pageSize;
-  }
-  if (s("pages") !== undefined) c.pages = parseInteger(s("pages")!, "--pages", 1, 1 << 28);
-  if (s("bandwidth") !== undefined) c.bandwidth = parseBandwidth(s("bandwidth")!, "--bandwidth");
-  if (s("downtime-limit") !== undefined) {
-    c.downtimeLimitNs = s("downtime-limit") === "0"
-      ? 0
-      : parseDuration(s("downtime-limit")!, "--downtime-limit");
-  }
-  if (s("max-rounds") !== undefined) {
-    c.maxRounds = parseInteger(s("max-rounds")!, "--max-rounds", 1, 1e6);
-  }
-  if (s("min-pending") !== undefined) {
-    c.minPending = parseInteger(s("min-pending")!, "--min-pending", 0, 1 << 30);
-  }
-  if (s("max-transfer-factor") !== undefined) {
-    c.maxTransferFactor = parseCount(s("max-transfer-factor")!, "--max-transfer-factor");
-  }
-  if (s("iteration") !== undefined) c.iteration = s("iteration") as MigrationConfig["iteration"];
-  if (s("clear") !== undefined) c.clear = s("clear") as MigrationConfig["clear"];
-  if (s("tracker") !== undefined) c.tracker = s("tracker")!;
-  if (s("page-header") !== undefined) {
-    c.pageHeader = parseInteger(s("page-header")!, "--page-header", 0, 1 << 20);
-  }
-  if (s("device-state") !== undefined) {
-    c.deviceState = parseSize(s("device-state")!, "--device-state");
-  }
-  const dur = (flag: string) => {
-    const x = s(flag)!;
-    return x === "0" ? 0 : parseDuration(x, `--${flag}`);
-  };
-  if (s("qemu-max-wait") !== undefined) c.qemuMaxWaitNs = dur("qemu-max-wait");
-  if (s("pause-resume") !== undefined) c.pauseResumeNs = dur("pause-resume");
-  if (s("start") !== undefined && s("warmup") !== undefined) {
-    throw new PrecopyError("config", "--start and --warmup both given; they are the same");
-  }
-  if (s("start") !== undefined) c.startNs = dur("start");
-  if (s("warmup") !== undefined) c.startNs = dur("warmup");
-  const costs: Record<string, number> = {};
-  if (s("vcpus") !== undefined) costs.vcpus = parseInteger(s("vcpus")!, "--vcpus", 1, 4096);
-  if (s("ring-entries") !== undefined) {
-    costs.ringEntries = parseInteger(s("ring-entries")!, "--ring-entries", 1, 1 << 24);
-  }
-  if (Object.keys(costs).length) c.trackerCosts = costs;
-  if (s("ept-leaf") !== undefined) {
-    const bytes = parseSize(s("ept-leaf")!, "--ept-leaf");
-    if (bytes !== 4096 && bytes !== 2 * 1024 * 1024) {
-      throw new PrecopyError("config", `--ept-leaf: '${s("ept-leaf")}' is not 4KiB or 2MiB`);
-    }
-    c.eptLeafFrames = bytes / 4096;
-  }
-  if (v["no-flush"] === true) c.flush = false;
-  if (v["count-missed"] === true) c.verify = "count";
-  if (v["auto-converge"] === true) c.autoConverge = true;
-  if (s("profile-interval") !== undefined) c.profileIntervalNs = dur("profile-interval");
-  if (s("history") !== undefined) c.historyLength = parseInteger(s("history")!, "--history", 1, 32);
-  if (s("seed") !== undefined) c.seed = parseInteger(s("seed")!, "--seed", 0, 0xffffffff);
-  return c;
 }
 
 /**
@@ -276,13 +198,13 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
       return 0;
     }
     const config = configFromFlags(v);
-    const policy = await loadPolicy(v.policy ?? "sequential");
-    const workload = parseWorkload(v.workload ?? "uniform");
+    const policy = await loadPolicy((v.policy as string | undefined) ?? DEFAULT_POLICY);
+    const workload = parseWorkload((v.workload as string | undefined) ?? DEFAULT_WORKLOAD);
     const progress = io.interactive && !v.quiet;
     const report = simulate({
       workload,
       policy,
-      params: parseParamFlags(v.param),
+      params: parseParamFlags(v.param as string[] | undefined),
       config,
       onProgress: progress
         ? (p) =>

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { CliIo } from "./kit.ts";
-import { runSim } from "./sim.ts";
+import { CONFIG_ITEMS, flagTable, libraryOnlyTable } from "../config.ts";
+import { runSim, SIM_HELP, simFlagRows } from "./sim.ts";
 
 async function sim(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "", err = "";
@@ -59,7 +60,7 @@ Deno.test("runSim() names the flag and the accepted form for bad values", async 
     [["--no-flush", "--tracker", "wp"], /--no-flush is modelled for --tracker ept-ad only/],
     [
       ["--tracker", "dirty-ring", "--ring-entries", "1000"],
-      /ringEntries: 1000 is not a power of two/,
+      /--ring-entries: '1000' is not a power of two from 256 to 65536/,
     ],
     [["--param", "window"], /--param: 'window' is not k=v/],
     [["--policy", "hot-defer", "--param", "windw=3"], /unknown parameter 'windw'/],
@@ -107,4 +108,48 @@ Deno.test("runSim() --help and --list describe what there is", async () => {
   const l = await sim(["--list"]);
   assert.match(l.out, /staged-history/);
   assert.match(l.out, /oracle +\[bound\]/);
+});
+
+/** The rows of the Markdown table between `<!-- name:begin` and `<!-- name:end -->`. */
+function tableIn(doc: string, name: string): string[][] {
+  const from = doc.indexOf(`<!-- ${name}:begin`), to = doc.indexOf(`<!-- ${name}:end -->`);
+  assert.ok(from >= 0 && to > from, `docs/cli.md has no ${name} section`);
+  return tableRows(doc.slice(doc.indexOf("\n", from), to));
+}
+
+/** A Markdown table's cells, trimmed, without the rule under the header (layout aside). */
+function tableRows(text: string): string[][] {
+  return text.split("\n").filter((l) => l.startsWith("|"))
+    .map((l) => l.slice(1, -1).split(/(?<!\\)\|/).map((c) => c.trim()))
+    .filter((cells) => !cells.every((c) => /^:?-+:?$/.test(c)))
+    .map((cells) => cells.map((c) => c.replace(/^\*(.*)\*$/, "_$1_")));
+}
+
+Deno.test("docs/cli.md's flag tables are the ones the config table generates", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/cli.md", import.meta.url));
+  assert.deepEqual(tableIn(doc, "sim-flags"), tableRows(flagTable(simFlagRows())));
+  assert.deepEqual(tableIn(doc, "library-items"), tableRows(libraryOnlyTable()));
+});
+
+Deno.test("--help lists every flag sim accepts, each item's default beside it", async () => {
+  const h = (await sim(["--help"])).out;
+  assert.equal(h, SIM_HELP);
+  for (const item of CONFIG_ITEMS) {
+    for (const f of item.flags) {
+      assert.ok(h.includes(`${f.flag}${f.arg ? ` ${f.arg}` : ""}`), f.flag);
+      // and sim accepts it
+      const args = f.syntax === "switch" ? [f.flag] : [f.flag, "x"];
+      const r = await sim(["--pages", "64", ...args]);
+      assert.doesNotMatch(r.err, /Unknown option/, f.flag);
+    }
+  }
+  assert.match(h, /--max-rounds N +forced switchover after N rounds +\[30\]\n/);
+  assert.match(h, /--memory SIZE +guest memory: 512MiB, 4GiB, 64GiB \.\.\. +\[1GiB\]\n/);
+  assert.match(h, /--bandwidth RATE .* +\[128MiB\/s\]\n/);
+  assert.match(h, /--downtime-limit T [^[]* \[300ms\]\n/); // on a line of its own
+  assert.match(h, /--min-pending N .* +\[off\]\n/);
+  assert.match(h, /--tracker KIND +dirty tracking: ept-ad, wp, pml, dirty-ring +\[ept-ad\]\n/);
+  assert.match(h, /--ept-leaf SIZE .* +\[4KiB\]\n/);
+  assert.match(h, /--start T, --warmup T .* +\[1s\]\n/);
+  for (const line of h.split("\n")) assert.ok(line.length <= 93, line);
 });

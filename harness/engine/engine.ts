@@ -10,8 +10,8 @@
  * @module
  */
 
+import { type ConfigInput, type MigrationConfig, resolveConfig } from "../config.ts";
 import { PrecopyError } from "../errors.ts";
-import { createFuture, writeRates } from "../workloads/future.ts";
 import { UpdateHistory } from "../history.ts";
 import {
   F_BATCH,
@@ -29,14 +29,11 @@ import {
   type Params,
   type ParamValue,
   type Policy,
-  type PolicyEnv,
   type RoundView,
 } from "../policy/contract.ts";
-import { policyError, resolveParams } from "../policy/loader.ts";
+import { policyError } from "../policy/loader.ts";
 import {
   createTracker,
-  DEFAULT_TRACKER,
-  DEFAULT_TRACKER_COSTS,
   type DirtyTracker,
   type TrackerCosts,
   type TrackerStats,
@@ -47,192 +44,23 @@ import {
   OP_WRITE,
   type Workload,
 } from "../workloads/workload.ts";
+import { ClearPlan } from "./clearing.ts";
+import { policyEnv, typedParams } from "./policy_env.ts";
+import { assembleReport, type RoundRow, type RunReport } from "./run_report.ts";
+import {
+  decideSwitchover,
+  startAutoConverge,
+  stepAutoConverge,
+  type SwitchoverReason,
+  switchoverRule,
+  thresholdBytes,
+} from "./switchover.ts";
 
-/** When a frame's dirty state is reset: at the sync, per N-frame chunk, or per send. */
-export type ClearMode = "round" | "send" | `chunk:${number}`;
-
-/** What ends a pre-copy round: drain every offered frame, or QEMU's re-sync at threshold. */
-export type IterationRule = "drain" | "qemu";
-
-/** Everything a migration run is configured with. */
-export interface MigrationConfig {
-  /** Guest frames. */
-  pages: number;
-  /** Bytes per frame (default 4096). */
-  pageSize: number;
-  /** Link rate, bytes per second (default 128 MiB/s, QEMU's max-bandwidth). */
-  bandwidth: number;
-  /** Wire bytes per page beside its content (default 8, QEMU's header). */
-  pageHeader: number;
-  /** Wire bytes for a zero page (default 9: QEMU's 8-byte header + 1 byte). */
-  zeroMarker: number;
-  /** Device state bytes sent during downtime (default 0). */
-  deviceState: number;
-  /** Switchover target in ns (default 300 ms, QEMU's downtime-limit). */
-  downtimeLimitNs: number;
-  /** Forced switchover after this many rounds (default 30, Xen's legacy limit). */
-  maxRounds: number;
-  /** Xen's rule: pause once fewer than this many frames are pending; 0 = off. */
-  minPending: number;
-  /** Forced switchover once sends reach this many times the guest's frames; 0 = off. */
-  maxTransferFactor: number;
-  /** When a frame's dirty state is reset (default `send`). */
-  clear: ClearMode;
-  /** When a round ends (default `drain`). */
-  iteration: IterationRule;
-  /**
-   * `iteration=qemu` only: how much sending happens between two checks of the pending
-   * bytes — QEMU's `ram_save_iterate` sends for up to MAX_WAIT = 50 ms before
-   * `migration_iteration_run` looks again (default 50 ms; 0 = after every page).
-   */
-  qemuMaxWaitNs: number;
-  /** When migration starts; the guest and the profiler run from 0 (default 1 s). */
-  startNs: number;
-  /** Pause and resume overhead added to downtime (default 0). */
-  pauseResumeNs: number;
-  /** Dirty-tracking mechanism (default `ept-ad`). */
-  tracker: string;
-  /** Frames per EPT leaf: 1 (4 KiB, default) or 512 (2 MiB). */
-  eptLeafFrames: number;
-  /** Whether clears of A/D bits are followed by INVEPT (default true). */
-  flush: boolean;
-  /** `error` (default): a mismatch at the end is an error; `count`: reported, not thrown. */
-  verify: "error" | "count";
-  /** QEMU's auto-converge: throttle the vCPUs while dirtying outpaces the link (off). */
-  autoConverge: boolean;
-  /** The tracker's cost parameters. */
-  trackerCosts: TrackerCosts;
-  /** Profiling interval in ns (default 100 ms). */
-  profileIntervalNs: number;
-  /** H: profiling intervals kept per frame, 1–32 (default 16). */
-  historyLength: number;
-  /** For `rate-oracle`: generators' mean rates span [0, start + this) (default 120 s). */
-  oracleHorizonNs: number;
-  /** Seed for generators and randomized policies (default 1). */
-  seed: number;
-}
-
-/** Configuration overrides: any item of {@link MigrationConfig}, tracker costs in part. */
-export type ConfigInput = Partial<Omit<MigrationConfig, "trackerCosts">> & {
-  trackerCosts?: Partial<TrackerCosts>;
-};
-
-/** Defaults of {@link MigrationConfig} (1 GiB guest). */
-export const DEFAULT_CONFIG: Readonly<MigrationConfig> = Object.freeze({
-  pages: 262144,
-  pageSize: 4096,
-  bandwidth: 128 * 1024 * 1024,
-  pageHeader: 8,
-  zeroMarker: 9,
-  deviceState: 0,
-  downtimeLimitNs: 300e6,
-  maxRounds: 30,
-  minPending: 0,
-  maxTransferFactor: 0,
-  clear: "send",
-  iteration: "drain",
-  qemuMaxWaitNs: 50e6,
-  startNs: 1e9,
-  pauseResumeNs: 0,
-  tracker: DEFAULT_TRACKER,
-  eptLeafFrames: 1,
-  flush: true,
-  verify: "error",
-  autoConverge: false,
-  trackerCosts: DEFAULT_TRACKER_COSTS,
-  profileIntervalNs: 100e6,
-  historyLength: 16,
-  oracleHorizonNs: 120e9,
-  seed: 1,
-});
-
-/** Why the guest was paused. */
-export type SwitchoverReason =
-  | "downtime-limit"
-  | "min-pending"
-  | "max-rounds"
-  | "max-transfer-factor";
-
-/** One pre-copy round of a report. */
-export interface RoundRow {
-  /** Round number, from 1. */
-  round: number;
-  /** Start, ns after the migration began. */
-  startNs: number;
-  /** Sending time plus the closing sync, ns. */
-  durationNs: number;
-  /** Frames offered to the policy. */
-  offered: number;
-  /** Frames sent (zero markers included). */
-  sent: number;
-  /** Offered frames not sent in the round (deferred by the policy or carried over). */
-  deferred: number;
-  /** Frames the closing sync found dirty. */
-  dirtyAtSync: number;
-  /** Wire bytes sent in the round. */
-  bytes: number;
-}
-
-/** The result of one run. Field meanings: README "What the numbers mean". */
-export interface RunReport {
-  /** The policy that ran. */
-  policy: { name: string; file: string; params: Params; oracle: boolean };
-  /** The workload and seed. */
-  workload: { name: string; seed: number };
-  /** The full configuration. */
-  config: MigrationConfig;
-  /** Migration start to guest resume, ns (QEMU total-time). */
-  totalTimeNs: number;
-  /** Guest paused, ns: final sync + last transfer + pause/resume (QEMU downtime). */
-  downtimeNs: number;
-  /** Pre-copy rounds (stop-and-copy not counted). */
-  rounds: number;
-  /** Dirty-log syncs: setup, one per round, final (QEMU dirty-sync-count). */
-  syncs: number;
-  /** What triggered the switchover. */
-  switchover: SwitchoverReason;
-  /** Every send, zero markers included. */
-  pagesSent: number;
-  /** Full pages sent (QEMU normal). */
-  normalPagesSent: number;
-  /** Zero-page markers sent (QEMU duplicate). */
-  zeroPagesSent: number;
-  /** Wire bytes, device state included (QEMU transferred). */
-  bytesSent: number;
-  /** Frames sent at least once. */
-  uniquePagesSent: number;
-  /** Sends of a frame already sent before. */
-  resends: number;
-  /** Resends of frames written after their previous send. */
-  necessaryResends: number;
-  /** Resends of frames not written since their previous send. */
-  redundantResends: number;
-  /** Frames sent while the guest was paused. */
-  stopCopyPages: number;
-  /** Sends whose content the guest overwrote before the end. */
-  wastedSends: number;
-  /** Guest writes between migration start and pause. */
-  guestWrites: number;
-  /** Guest reads between migration start and pause. */
-  guestReads: number;
-  /** Tracking costs during the migration (from its start to the guest's resume). */
-  tracker: TrackerStats & { slowdownPct: number };
-  /** Tracking costs while the profiler ran before migration (`startNs` long). */
-  profiling: TrackerStats & { slowdownPct: number };
-  /** Per pre-copy round. */
-  perRound: RoundRow[];
-  /** Writes the tracker never saw (clears without a flush; see `--no-flush`). */
-  missedUpdates: number;
-  /** Auto-converge: whether it was on, the final throttle (% of vCPU time taken), steps. */
-  autoConverge: { enabled: boolean; throttlePct: number; steps: number };
-  /** Frames whose destination copy differs from the source at the end. */
-  mismatchedFrames: number;
-  /**
-   * Every frame's destination copy equals its source copy. A run that fails verification
-   * throws, unless `verify: "count"` asked to report it here (then `false`).
-   */
-  verified: boolean;
-}
+// The engine's public names stay importable from here.
+export type { ClearMode, ConfigInput, IterationRule, MigrationConfig } from "../config.ts";
+export { DEFAULT_CONFIG, parseClear, resolveConfig } from "../config.ts";
+export type { RoundRow, RunReport } from "./run_report.ts";
+export type { SwitchoverReason } from "./switchover.ts";
 
 /** Progress after each round, for long runs. */
 export interface Progress {
@@ -270,101 +98,6 @@ export interface SimulationInput {
   exact?: boolean;
 }
 
-function cfgErr(msg: string): never {
-  throw new PrecopyError("config", msg);
-}
-
-/**
- * Parses a clear mode: `round`, `send`, `chunk` (QEMU's 2^18 frames) or `chunk:N`.
- *
- * @param text the mode
- * @returns the mode and, for `chunk`, the chunk size in frames (0 otherwise)
- * @throws {PrecopyError} for anything else
- *
- * @example Usage
- * ```ts
- * import { parseClear } from "./engine.ts";
- * import assert from "node:assert/strict";
- * assert.deepEqual(parseClear("chunk:64"), { mode: "chunk", chunk: 64 });
- * assert.deepEqual(parseClear("round"), { mode: "round", chunk: 0 });
- * ```
- */
-export function parseClear(text: string): { mode: "round" | "send" | "chunk"; chunk: number } {
-  if (text === "round" || text === "send") return { mode: text, chunk: 0 };
-  const m = /^chunk(?::(\d+))?$/.exec(text);
-  if (m) {
-    const chunk = m[1] === undefined ? 1 << 18 : Number(m[1]);
-    if (chunk >= 1 && Number.isSafeInteger(chunk)) return { mode: "chunk", chunk };
-  }
-  return cfgErr(`--clear: '${text}' is not round, send, chunk or chunk:N (N ≥ 1 frames)`);
-}
-
-/**
- * Fills in defaults and rejects impossible configurations.
- *
- * @param c overrides
- * @returns the full configuration
- * @throws {PrecopyError} naming the offending item
- *
- * @example Usage
- * ```ts
- * import { resolveConfig } from "./engine.ts";
- * import assert from "node:assert/strict";
- * assert.equal(resolveConfig({ pages: 16 }).maxRounds, 30);
- * assert.throws(() => resolveConfig({ bandwidth: 0 }), /bandwidth/);
- * ```
- */
-export function resolveConfig(c: ConfigInput = {}): MigrationConfig {
-  const cfg: MigrationConfig = {
-    ...DEFAULT_CONFIG,
-    ...c,
-    trackerCosts: { ...DEFAULT_TRACKER_COSTS, ...c.trackerCosts },
-  };
-  const int = (v: number, name: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
-    if (!Number.isInteger(v) || v < min || v > max) {
-      cfgErr(`${name}: ${v} is not a whole number from ${min} to ${max}`);
-    }
-  };
-  const nonNeg = (v: number, name: string) => {
-    if (!(v >= 0) || !Number.isFinite(v)) cfgErr(`${name}: ${v} must be a finite number ≥ 0`);
-  };
-  int(cfg.pages, "pages (--memory / --pages)", 1, 1 << 28);
-  int(cfg.pageSize, "pageSize", 64, 1 << 30);
-  if (!(cfg.bandwidth > 0) || !Number.isFinite(cfg.bandwidth)) {
-    cfgErr(`--bandwidth: ${cfg.bandwidth} must be greater than 0`);
-  }
-  int(cfg.pageHeader, "--page-header", 0);
-  int(cfg.zeroMarker, "zeroMarker", 0);
-  if (cfg.zeroMarker > cfg.pageSize + cfg.pageHeader) {
-    cfgErr(`zeroMarker: ${cfg.zeroMarker} bytes is more than a full page on the wire`);
-  }
-  int(cfg.deviceState, "--device-state", 0);
-  nonNeg(cfg.downtimeLimitNs, "--downtime-limit");
-  int(cfg.maxRounds, "--max-rounds", 1, 1e6);
-  int(cfg.minPending, "--min-pending", 0);
-  nonNeg(cfg.maxTransferFactor, "--max-transfer-factor");
-  parseClear(cfg.clear);
-  if (cfg.iteration !== "drain" && cfg.iteration !== "qemu") {
-    cfgErr(`--iteration: '${cfg.iteration}' is not drain or qemu`);
-  }
-  nonNeg(cfg.qemuMaxWaitNs, "--qemu-max-wait");
-  if (cfg.eptLeafFrames !== 1 && cfg.eptLeafFrames !== 512) {
-    cfgErr(`--ept-leaf: ${cfg.eptLeafFrames} frames is not 4KiB (1) or 2MiB (512)`);
-  }
-  if (typeof cfg.flush !== "boolean") cfgErr("flush must be true or false");
-  if (cfg.verify !== "error" && cfg.verify !== "count") cfgErr("verify must be error or count");
-  nonNeg(cfg.startNs, "--start");
-  nonNeg(cfg.pauseResumeNs, "--pause-resume");
-  if (!(cfg.profileIntervalNs >= 1)) cfgErr("--profile-interval: must be at least 1ns");
-  int(cfg.historyLength, "--history", 1, 32);
-  nonNeg(cfg.oracleHorizonNs, "oracleHorizonNs");
-  int(cfg.seed, "--seed", 0, 0xffffffff);
-  for (const [k, v] of Object.entries(cfg.trackerCosts)) nonNeg(v, `trackerCosts.${k}`);
-  int(cfg.trackerCosts.vcpus, "--vcpus", 1, 4096);
-  int(cfg.trackerCosts.ringEntries, "--ring-entries", 128, 1 << 24);
-  return cfg;
-}
-
 const BATCH = 1024;
 /** Flag bit positions, for branchless counting. */
 const PENDING_BIT = 4, ZERO_BIT = 5, MODIFIED_BIT = 8, SENT_BIT = 9;
@@ -389,6 +122,23 @@ const C_UNIQUE = 7;
 const C_NECESSARY = 8; // redundant resends = sent − unique − necessary
 const C_COUNT = 9;
 
+/** A {@link BatchView} the engine refills for each batch. */
+type MutableBatchView = { -readonly [K in keyof BatchView]: BatchView[K] };
+
+/** What stop-and-copy did. */
+interface StopAndCopy {
+  /** Guest writes between migration start and pause. */
+  guestWrites: number;
+  /** Guest reads between migration start and pause. */
+  guestReads: number;
+  /** Frames sent while the guest was paused. */
+  pages: number;
+  /** Wire bytes of the whole run, device state included. */
+  bytesSent: number;
+  /** Final sync + last transfer + pause/resume, ns. */
+  downtimeNs: number;
+}
+
 /** One migration; {@link simulate} is its only user. */
 class Migration {
   readonly cfg: MigrationConfig;
@@ -402,9 +152,8 @@ class Migration {
   readonly stream: AccessStream;
   /** The oracle's second opening of the workload, closed with the run. */
   future: { close(): void } | null = null;
-  readonly clearMode: "round" | "send" | "chunk";
-  readonly chunk: number;
-  readonly chunkDirty: Uint8Array;
+  /** When dirty state is reset, parsed once. */
+  readonly clear: ClearPlan;
   readonly nsPerByte: number;
   readonly wirePage: number;
   /** One bit per frame: already in the order being checked (cleared per round). */
@@ -450,6 +199,10 @@ class Migration {
   batchStop = false;
   /** After a declined batch: the first send worth another try. */
   batchRetry = 0;
+  /** Where the last round ended (set by {@link Migration.playRound}). */
+  roundEndNs = -0;
+  /** QEMU's iteration: the pending bytes that end a round early; −1 for `drain`. */
+  readonly qemuThreshold: number;
   /** The next round's offer, when the last sync could list it (else it is collected). */
   nextOffered: Uint32Array | null = null;
   /** Send-time clears so far (their flushes are charged per 64). */
@@ -470,13 +223,13 @@ class Migration {
     const pages = this.pages = cfg.pages;
     const w = input.workload;
     if (w.minPages > pages) {
-      cfgErr(`workload '${w.name}' needs ${w.minPages} frames but the guest has only ${pages}`);
+      throw new PrecopyError(
+        "config",
+        `workload '${w.name}' needs ${w.minPages} frames but the guest has only ${pages}`,
+      );
     }
-    const clear = parseClear(cfg.clear);
-    this.clearMode = clear.mode;
-    this.chunk = clear.chunk;
-    this.chunkDirty = new Uint8Array(clear.mode === "chunk" ? Math.ceil(pages / clear.chunk) : 0);
     this.nsPerByte = 1e9 / cfg.bandwidth;
+    this.qemuThreshold = cfg.iteration === "qemu" ? thresholdBytes(cfg) : -1;
     this.wirePage = cfg.pageSize + cfg.pageHeader;
     const zeroMap = w.zeroMap(pages, cfg.seed);
     this.mem = new GuestMemory(pages, zeroMap);
@@ -487,48 +240,28 @@ class Migration {
         leafFrames: cfg.eptLeafFrames,
         flush: cfg.flush,
       });
+    this.clear = new ClearPlan(cfg.clear, this.mem.frames, this.tracker);
     this.history = new UpdateHistory(pages, cfg.historyLength, cfg.profileIntervalNs);
     this.stream = w.open(pages, cfg.seed);
     this.ordered = new Uint32Array(Math.ceil(pages / 32));
     this.nextScanNs = cfg.profileIntervalNs;
 
     const pol = input.policy;
-    this.params = resolveParamsMixed(pol, input.params ?? {});
-    const env: PolicyEnv = {
-      frames: pages,
-      pageSize: cfg.pageSize,
-      bandwidth: cfg.bandwidth,
-      seed: cfg.seed,
-      history: this.history,
-    };
-    if (pol.definition.meta.oracle) {
-      let rates: Float64Array | null = null;
-      const future = this.future = createFuture(w, pages, cfg.seed);
-      // Oracles ask in simulated time; the workload's clock lags it by the guest's stalls
-      // and throttling, so spans are mapped onto the workload's clock here. That clock
-      // never runs back: while stalls charged since the last question outlast the time
-      // gone by, it stands where it stood.
-      let stood = -Infinity;
-      const view = {
-        lastWrites: (from: number, to: number) => {
-          const start = stood = Math.max(stood, this.workloadTime(from));
-          return future.lastWrites(start, Math.max(start, this.workloadTime(to)));
-        },
-      };
-      Object.defineProperties(env, {
-        future: { value: view, enumerable: true },
-        rates: {
-          get: () => rates ??= writeRates(w, pages, cfg.seed, cfg.startNs + cfg.oracleHorizonNs),
-          enumerable: true,
-        },
-      });
-    }
+    this.params = typedParams(pol, input.params ?? {});
+    const { env, future } = policyEnv(
+      pol.definition.meta.oracle === true,
+      w,
+      cfg,
+      this.history,
+      (t) => this.workloadTime(t),
+    );
+    this.future = future;
     this.policy = this.guard("create()", () => pol.definition.create(this.params, env));
     if (!this.policy || typeof this.policy.order !== "function") {
       throw policyError(pol, "create() must return an object with an order(round) method");
     }
     this.roundDirty = typeof this.policy.filter === "function" ? new Uint8Array(pages) : null;
-    this.batching = !input.exact && this.tracker.perFrame === true && this.clearMode !== "chunk";
+    this.batching = !input.exact && this.tracker.perFrame === true && !this.clear.byChunk;
   }
 
   guard<T>(what: string, fn: () => T): T {
@@ -595,12 +328,13 @@ class Migration {
    */
   sync(offer = true): [number, number] {
     const r = this.tracker.sync();
-    const fr = this.mem.frames, newly = r.newly, chunkMode = this.clearMode === "chunk";
+    const fr = this.mem.frames, newly = r.newly, plan = this.clear;
+    const chunkDirty = plan.byChunk ? plan.chunkDirty : null, chunk = plan.chunk;
     // With nothing left pending, the frames marked here are the next round's offer: listed
     // as they pass by (a dense sync's come ascending; a short list is sorted, cheaper than
     // collecting the offer from every frame).
     const list = offer && this.pending() === 0 ? new Uint32Array(newly.length) : null;
-    const seen = chunkMode ? F_SEEN : 0;
+    const seen = chunkDirty !== null ? F_SEEN : 0;
     let ascending = true, marked = 0, zero = 0;
     for (let i = 0, last = -1; i < newly.length; i++) {
       const p = newly[i], f = fr[p];
@@ -613,13 +347,13 @@ class Migration {
         if (p < last) ascending = false;
         last = p;
       }
-      if (chunkMode) this.chunkDirty[Math.floor(p / this.chunk)] = 1;
+      if (chunkDirty !== null) chunkDirty[Math.floor(p / chunk)] = 1;
     }
     this.c[C_MARKED] += marked;
     this.c[C_PENDING_ZERO] += zero;
     if (list !== null && !ascending) list.sort();
     this.nextOffered = list;
-    if (this.clearMode === "round") this.tracker.clearAll();
+    plan.afterSync();
     const rd = this.roundDirty;
     if (rd !== null) {
       const l = this.roundDirtyList;
@@ -627,22 +361,6 @@ class Migration {
       l.reset();
     }
     return [r.logged, Math.round(r.costNs)];
-  }
-
-  /** clear=chunk: before the first send from a chunk, clears the frames seen at the sync. */
-  clearChunkOf(p: number): void {
-    const c = Math.floor(p / this.chunk);
-    if (this.chunkDirty[c] === 0) return;
-    this.chunkDirty[c] = 0;
-    const fr = this.mem.frames;
-    const hi = Math.min(this.pages, (c + 1) * this.chunk);
-    for (let q = c * this.chunk; q < hi; q++) {
-      if ((fr[q] & F_SEEN) !== 0) {
-        fr[q] &= ~F_SEEN;
-        this.tracker.clear(q);
-      }
-    }
-    this.tracker.flush();
   }
 
   /** Sends one frame; returns its wire bytes. Counts only what cannot be derived. */
@@ -745,7 +463,7 @@ class Migration {
     const tracker = this.tracker;
     const nsPerByte = this.nsPerByte, pageSize = this.cfg.pageSize;
     const maxWait = this.cfg.qemuMaxWaitNs, prefetchNs = PREFETCH_SENDS * this.wirePage * nsPerByte;
-    const clearMode = this.clearMode === "send" ? 1 : this.clearMode === "chunk" ? 2 : 0;
+    const plan = this.clear, clearSend = plan.atSend, clearChunk = plan.byChunk;
     const total = order.length;
     let segBytes = -0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0;
     let keep: Uint8Array | null = null;
@@ -793,12 +511,12 @@ class Migration {
         }
       }
       const p = order[k];
-      if (clearMode === 1) {
+      if (clearSend) {
         tracker.clear(p);
         // Clearing at each send is an idealisation; its invalidations are charged as
         // KVM_CLEAR_DIRTY_LOG would do them, once per 64-frame word.
         if ((++this.sendClears & 63) === 0) tracker.flush();
-      } else if (clearMode === 2) this.clearChunkOf(p);
+      } else if (clearChunk) plan.clearChunkOf(p);
       segBytes += this.send(p);
       lastSent = p;
       if (qemuThreshold >= 0) {
@@ -826,7 +544,7 @@ class Migration {
     const now = this.batchNow, segBytes = this.batchBytes, nextCheck = this.batchCheck;
     const fr = this.mem.frames, tracker = this.tracker, wire = this.wirePage;
     const npb = this.nsPerByte, nextScan = this.nextScanNs, pageSize = this.cfg.pageSize;
-    const maxWait = this.cfg.qemuMaxWaitNs, clearSend = this.clearMode === "send";
+    const maxWait = this.cfg.qemuMaxWaitNs, clearSend = this.clear.atSend;
     const zeroPages = this.zeroPages;
     let end = Math.min(order.length, k + BATCH_SENDS);
     if (clearSend) end = Math.min(end, k + 64 - (this.sendClears & 63)); // flush comes last
@@ -1024,19 +742,94 @@ class Migration {
     this.speed = speed;
   }
 
+  /**
+   * One migration: warm-up → setup → rounds → stop-and-copy → verify, then the report.
+   */
   run(): RunReport {
-    const cfg = this.cfg, pages = this.pages, fr = this.mem.frames;
-    const start = cfg.startNs;
-    const threshold = cfg.bandwidth * cfg.downtimeLimitNs / 1e9;
-    const qemu = cfg.iteration === "qemu";
-    const policy = this.policy;
+    const cfg = this.cfg, start = cfg.startNs;
+    const warm = this.warmUp();
+    let now = start + this.setup();
+    let syncs = 1;
 
-    // Warm-up: the guest runs and the profiler builds history until migration starts.
-    this.advance(start);
+    // Rounds, until the switchover rule pauses the guest.
+    const rule = switchoverRule(cfg);
+    let converge = startAutoConverge(now);
+    const rows: RoundRow[] = [];
+    let switchover: SwitchoverReason | null = null;
+    const batch: MutableBatchView = {
+      round: 0,
+      nowNs: 0,
+      frames: new Uint32Array(0),
+      keep: new Uint8Array(BATCH),
+      dirtied: this.roundDirty ?? new Uint8Array(0),
+    };
+    for (let round = 1; switchover === null; round++) {
+      const row = this.playRound(round, now, batch);
+      now = this.roundEndNs;
+      syncs++;
+      rows.push(row);
+      if (cfg.autoConverge) {
+        const steps = converge.steps;
+        converge = stepAutoConverge(converge, row.dirtyAtSync * cfg.pageSize, row.bytes, now);
+        if (converge.steps !== steps) this.setSpeed(1 - converge.throttlePct / 100, now);
+      }
+      switchover = decideSwitchover(rule, {
+        round,
+        pending: this.pending(),
+        pendingWireBytes: this.pendingWireBytes(),
+        pagesSent: this.pagesSent(),
+      });
+      this.input.onProgress?.({
+        round,
+        pending: this.pending(),
+        pagesSent: this.pagesSent(),
+        elapsedNs: now - start,
+      });
+    }
+
+    const stop = this.stopAndCopy(now);
+    syncs++;
+    const mismatched = this.verify();
+    return assembleReport(this.input.policy, this.params, this.input.workload.name, cfg, {
+      totalTimeNs: now + stop.downtimeNs - start,
+      downtimeNs: stop.downtimeNs,
+      perRound: rows,
+      syncs,
+      switchover: switchover!,
+      pagesSent: this.pagesSent(),
+      zeroPagesSent: this.c[C_SENT_ZERO],
+      bytesSent: stop.bytesSent,
+      uniquePagesSent: this.c[C_UNIQUE],
+      necessaryResends: this.c[C_NECESSARY],
+      stopCopyPages: stop.pages,
+      wastedSends: this.c[C_WASTED],
+      guestWrites: stop.guestWrites,
+      guestReads: stop.guestReads,
+      trackerAtStart: warm,
+      trackerAtEnd: this.tracker.stats,
+      throttlePct: converge.throttlePct,
+      throttleSteps: converge.steps,
+      mismatchedFrames: mismatched,
+    });
+  }
+
+  /**
+   * Warm-up: the guest runs and the profiler builds history until migration starts.
+   * Returns the tracker's totals at that moment (the profiling's share of its costs).
+   */
+  warmUp(): TrackerStats {
+    this.advance(this.cfg.startNs);
     this.writesAtStart = this.c[C_WRITES];
     this.readsAtStart = this.c[C_READS];
-    const warm = this.tracker.stats;
-    // Setup: logging starts with a sync whose result is discarded; every frame is pending.
+    return this.tracker.stats;
+  }
+
+  /**
+   * Setup: logging starts with a sync whose result is discarded; every frame is pending.
+   * Returns the setup's host time, ns.
+   */
+  setup(): number {
+    const pages = this.pages, fr = this.mem.frames;
     const [, setupCost] = this.sync(false);
     this.absorbStall();
     this.tracker.clearAll();
@@ -1053,165 +846,91 @@ class Migration {
     this.c[C_MARKED] += marked;
     this.c[C_PENDING_ZERO] += zero;
     this.nextOffered = all;
-    if (this.clearMode === "chunk") {
-      // KVM_DIRTY_LOG_INITIALLY_SET: every chunk is cleared before its first send.
-      for (let p = 0; p < pages; p++) fr[p] |= F_SEEN;
-      this.chunkDirty.fill(1);
-    }
-    let now = start + setupCost;
-    let syncs = 1;
-    // auto-converge (QEMU's): per ≥1 s period, bytes dirtied against bytes sent
-    let periodStart = now, dirtyPeriod = 0, xferPeriod = 0, high = 0, throttle = 0, steps = 0;
-    const rows: RoundRow[] = [];
-    let switchover: SwitchoverReason | null = null;
-    const keep = new Uint8Array(BATCH);
-    const batch: { -readonly [K in keyof BatchView]: BatchView[K] } = {
-      round: 0,
-      nowNs: 0,
-      frames: new Uint32Array(0),
-      keep,
-      dirtied: this.roundDirty ?? new Uint8Array(0),
-    };
+    this.clear.setup();
+    return setupCost;
+  }
 
-    for (let round = 1; switchover === null; round++) {
-      const offered = this.collectPending();
-      const roundStart = now;
-      const sentBefore = this.pagesSent();
-      const bytesBefore = this.bytesSent();
-      const view: RoundView = {
+  /**
+   * One pre-copy round from `now`: the offer, the policy's order, the sends (with the
+   * policy's filter per batch, if it has one) and the closing sync. Its end goes to
+   * `roundEndNs`; returns its row.
+   */
+  playRound(round: number, now: number, batch: MutableBatchView): RoundRow {
+    const policy = this.policy, keep = batch.keep;
+    const offered = this.collectPending();
+    const roundStart = now;
+    const sentBefore = this.pagesSent();
+    const bytesBefore = this.bytesSent();
+    const view: RoundView = {
+      index: round,
+      nowNs: now,
+      offered,
+      endEstimateNs: now + Math.round(this.pendingWireBytes() * this.nsPerByte),
+    };
+    const order = this.orderFor(view);
+    const filter = this.roundDirty !== null
+      ? (from: number, nowNs: number) => {
+        batch.round = round;
+        batch.nowNs = nowNs;
+        this.advance(nowNs);
+        batch.frames = order.subarray(from, from + BATCH);
+        keep.fill(1);
+        this.guard(`filter() in round ${round}`, () => policy.filter!(batch));
+        return keep;
+      }
+      : null;
+    const { segBytes, lastSent } = this.drive(order, now, this.qemuThreshold, filter);
+    now += Math.round(segBytes * this.nsPerByte);
+    this.advance(now);
+    const [dirtyAtSync, syncCost] = this.sync();
+    this.absorbStall();
+    const sent = this.pagesSent() - sentBefore;
+    const sendEnd = now;
+    now += syncCost;
+    const row: RoundRow = {
+      round,
+      startNs: roundStart - this.cfg.startNs,
+      durationNs: now - roundStart,
+      offered: offered.length,
+      sent,
+      deferred: offered.length - sent,
+      dirtyAtSync,
+      bytes: this.bytesSent() - bytesBefore,
+    };
+    if (policy.onRoundEnd) {
+      const stats = {
         index: round,
-        nowNs: now,
-        offered,
-        endEstimateNs: now + Math.round(this.pendingWireBytes() * this.nsPerByte),
-      };
-      const order = this.orderFor(view);
-      const filter = this.roundDirty !== null
-        ? (from: number, nowNs: number) => {
-          batch.round = round;
-          batch.nowNs = nowNs;
-          this.advance(nowNs);
-          batch.frames = order.subarray(from, from + BATCH);
-          keep.fill(1);
-          this.guard(`filter() in round ${round}`, () => policy.filter!(batch));
-          return keep;
-        }
-        : null;
-      const { segBytes, lastSent } = this.drive(order, now, qemu ? threshold : -1, filter);
-      now += Math.round(segBytes * this.nsPerByte);
-      this.advance(now);
-      const [dirtyAtSync, syncCost] = this.sync();
-      this.absorbStall();
-      syncs++;
-      const sent = this.pagesSent() - sentBefore;
-      const sendEnd = now;
-      now += syncCost;
-      rows.push({
-        round,
-        startNs: roundStart - start,
-        durationNs: now - roundStart,
+        startNs: roundStart,
+        endNs: sendEnd,
         offered: offered.length,
         sent,
         deferred: offered.length - sent,
         dirtyAtSync,
-        bytes: this.bytesSent() - bytesBefore,
-      });
-      if (policy.onRoundEnd) {
-        const stats = {
-          index: round,
-          startNs: roundStart,
-          endNs: sendEnd,
-          offered: offered.length,
-          sent,
-          deferred: offered.length - sent,
-          dirtyAtSync,
-          lastSent,
-        };
-        this.guard("onRoundEnd()", () => policy.onRoundEnd!(stats));
-      }
-      if (cfg.autoConverge) {
-        dirtyPeriod += dirtyAtSync * cfg.pageSize;
-        xferPeriod += this.bytesSent() - bytesBefore;
-        if (now - periodStart >= 1e9) {
-          // two periods in a row dirtying more than half of what was sent: throttle
-          // from 20 %, then 10 % more per step, up to 99 % (QEMU's defaults)
-          if (dirtyPeriod > 0.5 * xferPeriod && ++high >= 2) {
-            high = 0;
-            throttle = throttle === 0 ? 20 : Math.min(99, throttle + 10);
-            steps++;
-            this.setSpeed(1 - throttle / 100, now);
-          }
-          periodStart = now;
-          dirtyPeriod = xferPeriod = 0;
-        }
-      }
-      const pendingBytes = qemu ? this.pending() * cfg.pageSize : this.pendingWireBytes();
-      if (cfg.minPending > 0 && this.pending() < cfg.minPending) switchover = "min-pending";
-      else if (qemu ? pendingBytes < threshold : pendingBytes <= threshold) {
-        switchover = "downtime-limit";
-      } else if (round >= cfg.maxRounds) switchover = "max-rounds";
-      else if (
-        cfg.maxTransferFactor > 0 &&
-        this.pagesSent() >= cfg.maxTransferFactor * pages
-      ) switchover = "max-transfer-factor";
-      this.input.onProgress?.({
-        round,
-        pending: this.pending(),
-        pagesSent: this.pagesSent(),
-        elapsedNs: now - start,
-      });
+        lastSent,
+      };
+      this.guard("onRoundEnd()", () => policy.onRoundEnd!(stats));
     }
+    this.roundEndNs = now;
+    return row;
+  }
 
-    // Stop-and-copy: the guest pauses; a final sync; everything pending goes out.
+  /**
+   * Stop-and-copy at `now`: the guest pauses; a final sync; everything pending goes out,
+   * ascending as in QEMU's last pass, then the device state.
+   */
+  stopAndCopy(now: number): StopAndCopy {
+    const cfg = this.cfg;
     this.advance(now);
     const guestWrites = this.c[C_WRITES] - this.writesAtStart;
     const guestReads = this.c[C_READS] - this.readsAtStart;
     const [, finalCost] = this.sync();
-    syncs++;
     const bytesBefore = this.bytesSent();
-    const rest = this.collectPending(); // ascending, as QEMU's last pass
+    const rest = this.collectPending();
     for (let i = 0; i < rest.length; i++) this.send(rest[i]);
-    const stopCopyPages = rest.length;
     const bytesSent = this.bytesSent() + cfg.deviceState;
     const transferNs = Math.round((bytesSent - bytesBefore) * this.nsPerByte);
     const downtimeNs = finalCost + transferNs + Math.round(cfg.pauseResumeNs);
-    const mismatched = this.verify();
-
-    const pagesSent = this.pagesSent();
-    const def = this.input.policy.definition;
-    return {
-      policy: {
-        name: def.meta.name,
-        file: this.input.policy.file,
-        params: this.params,
-        oracle: def.meta.oracle === true,
-      },
-      workload: { name: this.input.workload.name, seed: cfg.seed },
-      config: cfg,
-      totalTimeNs: now + downtimeNs - start,
-      downtimeNs,
-      rounds: rows.length,
-      syncs,
-      switchover: switchover!,
-      pagesSent,
-      normalPagesSent: pagesSent - this.c[C_SENT_ZERO],
-      zeroPagesSent: this.c[C_SENT_ZERO],
-      bytesSent,
-      uniquePagesSent: this.c[C_UNIQUE],
-      resends: pagesSent - this.c[C_UNIQUE],
-      necessaryResends: this.c[C_NECESSARY],
-      redundantResends: pagesSent - this.c[C_UNIQUE] - this.c[C_NECESSARY],
-      stopCopyPages,
-      wastedSends: this.c[C_WASTED],
-      guestWrites,
-      guestReads,
-      tracker: migrationPart(this.tracker.stats, warm, now + downtimeNs - start),
-      profiling: profilingPart(warm, start),
-      perRound: rows,
-      missedUpdates: this.tracker.stats.missedUpdates,
-      autoConverge: { enabled: cfg.autoConverge, throttlePct: throttle, steps },
-      mismatchedFrames: mismatched,
-      verified: mismatched === 0,
-    };
+    return { guestWrites, guestReads, pages: rest.length, bytesSent, downtimeNs };
   }
 
   /** Compares every frame's two copies; returns the mismatches (or throws, by default). */
@@ -1234,52 +953,6 @@ class Migration {
     }
     return bad;
   }
-}
-
-/** Tracker costs from `warm` (the snapshot at migration start) to `end`. */
-function migrationPart(
-  end: TrackerStats,
-  warm: TrackerStats,
-  spanNs: number,
-): TrackerStats & { slowdownPct: number } {
-  const byCause: Record<string, number> = {};
-  for (const [k, v] of Object.entries(end.exitsByCause)) {
-    byCause[k] = v - (warm.exitsByCause[k] ?? 0);
-  }
-  const guest = end.guestOverheadNs - warm.guestOverheadNs;
-  return {
-    kind: end.kind,
-    exits: end.exits - warm.exits,
-    exitsByCause: byCause,
-    guestOverheadNs: guest,
-    hostCpuNs: end.hostCpuNs - warm.hostCpuNs,
-    flushes: end.flushes - warm.flushes,
-    scanEntries: end.scanEntries - warm.scanEntries,
-    missedUpdates: end.missedUpdates - warm.missedUpdates,
-    slowdownPct: spanNs > 0 ? 100 * guest / spanNs : 0,
-  };
-}
-
-/** Tracker costs of the profiling period before migration. */
-function profilingPart(warm: TrackerStats, spanNs: number): TrackerStats & { slowdownPct: number } {
-  return { ...warm, slowdownPct: spanNs > 0 ? 100 * warm.guestOverheadNs / spanNs : 0 };
-}
-
-function resolveParamsMixed(
-  policy: LoadedPolicy,
-  given: Record<string, string | ParamValue>,
-): Params {
-  const defaults = policy.definition.meta.defaults;
-  const texts: Record<string, string> = {};
-  const typed: Params = {};
-  for (const [k, v] of Object.entries(given)) {
-    if (typeof v === "string" && typeof defaults[k] !== "string") texts[k] = v;
-    else if (k in defaults && typeof v !== typeof defaults[k]) {
-      throw policyError(policy, `parameter '${k}' must be a ${typeof defaults[k]}`);
-    } else if (k in defaults) typed[k] = v;
-    else texts[k] = String(v);
-  }
-  return { ...resolveParams(policy, texts), ...typed };
 }
 
 /**

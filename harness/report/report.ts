@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { RunReport } from "../engine/engine.ts";
+import type { RunReport } from "../engine/run_report.ts";
 import { formatBytes, formatDuration } from "../units.ts";
 
 /**
