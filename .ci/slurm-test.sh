@@ -47,10 +47,15 @@ fi
 # --- stop what an earlier run of this script left behind ----------------------------------
 stop_daemons() {
   local f pid
+  # Jobs still running (a timed-out sbatch --wait) are cancelled before their daemons go.
+  if [ -n "${SLURM_CONF:-}" ] && [ -s "$dir"/run/slurmctld.pid ]; then
+    scancel --partition=debug >/dev/null 2>&1 && sleep 1
+  fi
   for f in "$dir"/run/slurmd.pid "$dir"/run/slurmctld.pid "$dir"/run/munged.pid; do
     [ -s "$f" ] || continue
     pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
+    # Only the daemon the pid file names: a stale file's pid may belong to another process now.
+    if [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$(basename "$f" .pid)" ]; then
       kill "$pid" 2>/dev/null
       for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
@@ -157,7 +162,10 @@ if [ -f harness/cli/study.ts ]; then
   for k in $(seq "$tasks"); do shards+=("$dir/out/shard-$k"); done
   "$deno" task study merge --out "$dir/out/merged" "${shards[@]}" >"$dir/log/merge.out" 2>&1 \
     || fail "deno task study merge failed: $(tail -n 5 "$dir"/log/merge.out)"
-  "$deno" task study "$spec" --out "$dir/out/local" --quiet >"$dir/log/local.out" 2>&1 \
+  # The reference run is unsharded even when this script itself runs inside an array task.
+  env -u SLURM_ARRAY_TASK_ID -u SLURM_ARRAY_TASK_COUNT -u SLURM_ARRAY_TASK_MIN \
+    -u JOB_COMPLETION_INDEX "$deno" task study "$spec" --out "$dir/out/local" --quiet \
+    >"$dir/log/local.out" 2>&1 \
     || fail "unsharded deno task study failed: $(tail -n 5 "$dir"/log/local.out)"
   for f in summary.json report.html; do
     cmp "$dir/out/local/$f" "$dir/out/merged/$f" \
