@@ -23,7 +23,7 @@ Deno.test("runSim() prints a table by default and one JSON object with --json", 
     "staged-history",
   ]);
   assert.equal(t.code, 0, t.err);
-  assert.match(t.out, /policy {5}staged-history \(stages=4,window=8,rule=count\)/);
+  assert.match(t.out, /policy {5}staged-history \(stages=4,window=8,rule=count,tail=first\)/);
   assert.match(t.out, /downtime/);
   const j = await sim([
     "--memory",

@@ -66,6 +66,12 @@ export interface RoundView {
    * {@link Policy.order} sends all of them in address order without a copy.
    */
   readonly offered: Uint32Array;
+  /**
+   * The offered frames that were offered last round too and left unsent — deferred by the
+   * policy, or, under `iteration=qemu`, the tail still pending when the round re-synced.
+   * Ascending, a subset of `offered`; empty in round 1. Read-only, valid during `order()`.
+   */
+  readonly carried: Uint32Array;
   /** When the round would end if every offered frame were sent now, in ns. */
   readonly endEstimateNs: number;
 }
