@@ -106,5 +106,6 @@ Deno.test("runSim() --help and --list describe what there is", async () => {
   }
   const l = await sim(["--list"]);
   assert.match(l.out, /staged-history/);
-  assert.match(l.out, /oracle +\[bound\]/);
+  assert.match(l.out, /oracle +\[future-informed; bound on stopCopyPages in 1 regime\]/);
+  assert.match(l.out, /rate-oracle +\[future-informed heuristic\]/);
 });

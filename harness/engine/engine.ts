@@ -11,6 +11,7 @@
  */
 
 import { PrecopyError } from "../errors.ts";
+import { type PolicyRole, policyRole } from "../bounds.ts";
 import { createFuture, writeRates } from "../workloads/future.ts";
 import { UpdateHistory } from "../history.ts";
 import {
@@ -174,8 +175,12 @@ export interface RoundRow {
 
 /** The result of one run. Field meanings: README "What the numbers mean". */
 export interface RunReport {
-  /** The policy that ran. */
-  policy: { name: string; file: string; params: Params; oracle: boolean };
+  /**
+   * The policy that ran. `oracle`: it read the future. `role`: `bound` only where its
+   * declared bound covers this run, `future-informed heuristic` for any other policy that
+   * reads the future, else `contender` (docs/bounds.md).
+   */
+  policy: { name: string; file: string; params: Params; oracle: boolean; role: PolicyRole };
   /** The workload and seed. */
   workload: { name: string; seed: number };
   /** The full configuration. */
@@ -1201,6 +1206,15 @@ class Migration {
         file: this.input.policy.file,
         params: this.params,
         oracle: def.meta.oracle === true,
+        role: policyRole(def.meta, {
+          iteration: cfg.iteration,
+          clear: cfg.clear,
+          maxRounds: cfg.maxRounds,
+          freeTracking: !cfg.autoConverge && cfg.trackerCosts.scanEntryNs === 0 &&
+            cfg.trackerCosts.flushHostNs === 0 && cfg.trackerCosts.flushGuestNs === 0 &&
+            cfg.trackerCosts.exitNs === 0,
+          zeroPages: this.zeroPages,
+        }),
       },
       workload: { name: this.input.workload.name, seed: cfg.seed },
       config: cfg,

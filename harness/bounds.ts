@@ -1,0 +1,200 @@
+/**
+ * Bounds versus future-informed heuristics (docs/bounds.md).
+ *
+ * A policy that reads the future is reported as a *bound* only in a run whose regime its
+ * declaration covers ({@link policyRole}); elsewhere it is a *future-informed heuristic*.
+ * {@link stopCopyFloor} is a bound that is not a policy: a lower bound on the pages any
+ * policy must send in stop-and-copy, computed from the workload's writes alone.
+ *
+ * @module
+ */
+
+import type { BoundDeclaration, BoundRegime } from "./policy/contract.ts";
+import { OP_WRITE, type Workload } from "./workloads/workload.ts";
+
+/** How a run's policy is reported. */
+export type PolicyRole = "contender" | "bound" | "future-informed heuristic";
+
+/** What {@link policyRole} needs to know about a run. */
+export interface RunFacts {
+  /** The iteration rule. */
+  iteration: string;
+  /** The clear mode as configured. */
+  clear: string;
+  /** The round limit. */
+  maxRounds: number;
+  /** Every tracker cost is zero and auto-converge is off. */
+  freeTracking: boolean;
+  /** Some frame started as a zero page. */
+  zeroPages: boolean;
+}
+
+function covers(r: BoundRegime, f: RunFacts): boolean {
+  return (r.iteration === undefined || r.iteration === f.iteration) &&
+    (r.clear === undefined || r.clear === f.clear) &&
+    (r.maxRounds === undefined || r.maxRounds === f.maxRounds) &&
+    (r.freeTracking !== true || f.freeTracking) &&
+    (r.noZeroPages !== true || !f.zeroPages);
+}
+
+/**
+ * How a policy is reported in a run: a `bound` where one of its declared regimes covers
+ * the run, a `future-informed heuristic` if it reads the future anywhere else, else a
+ * `contender`.
+ *
+ * @param meta the policy's `oracle` capability and `bound` declaration
+ * @param facts the run's regime
+ * @returns the role
+ *
+ * @example Usage
+ * ```ts
+ * import { policyRole } from "./bounds.ts";
+ * import assert from "node:assert/strict";
+ * const meta = {
+ *   oracle: true,
+ *   bound: {
+ *     quantity: "stopCopyPages" as const,
+ *     against: "permutations" as const,
+ *     regimes: [{ maxRounds: 1 }],
+ *     proof: "docs/bounds.md",
+ *   },
+ * };
+ * const facts = { iteration: "drain", clear: "send", maxRounds: 1, freeTracking: false, zeroPages: false };
+ * assert.equal(policyRole(meta, facts), "bound");
+ * assert.equal(policyRole(meta, { ...facts, maxRounds: 5 }), "future-informed heuristic");
+ * assert.equal(policyRole({}, facts), "contender");
+ * ```
+ */
+export function policyRole(
+  meta: { oracle?: boolean; bound?: BoundDeclaration },
+  facts: RunFacts,
+): PolicyRole {
+  if (meta.bound && meta.bound.regimes.some((r) => covers(r, facts))) return "bound";
+  return meta.oracle || meta.bound ? "future-informed heuristic" : "contender";
+}
+
+/** Inputs of {@link stopCopyFloor}. */
+export interface FloorInput {
+  /** The workload, opened as the runs opened it. */
+  workload: Workload;
+  /** Guest frames. */
+  pages: number;
+  /** The runs' seed. */
+  seed: number;
+  /** Wire time of one full page (content and header) in ns: `(pageSize + header) / rate`. */
+  slotNs: number;
+  /** Earliest pause (the final sync) of the runs covered, ns of simulated time. */
+  fromNs: number;
+  /** Latest pause of the runs covered, ns (≥ fromNs). */
+  toNs: number;
+  /**
+   * The most guest time any covered run lost to stalls (tracker exits and refills, warm-up
+   * included), ns. 0 for stall-free runs.
+   */
+  stallNs: number;
+}
+
+/** A lower bound on stop-and-copy pages, with the window that gives it. */
+export interface Floor {
+  /** No covered run sends fewer pages in stop-and-copy. */
+  pages: number;
+  /** The window, in slots, that gives the bound (0 when the bound is 0). */
+  slots: number;
+}
+
+/**
+ * A lower bound on the pages *any* policy sends in stop-and-copy, for every run that
+ * pauses (final sync) at a time T in `[fromNs, toNs]` and loses at most `stallNs` of
+ * guest time: `max over k of min over T of (frames written in the last k slots before
+ * T) − k`.
+ *
+ * Why it holds (docs/bounds.md): the run verifies, so every frame written before the
+ * pause is either sent after its last write or sent in stop-and-copy. A frame last written
+ * in `[T − kσ, T)` (σ = one full page's wire time) can only be saved by a send that starts
+ * after that write and ends by T; such sends carry written (hence full) pages one after
+ * another, so at most k of them fit, whatever the order, the deferrals, the clear mode or
+ * the iteration rule. Stalls only slow the guest: a wall-time window of kσ holds at least
+ * the writes of a workload-time window of kσ − stallNs, ending within stallNs before T.
+ * Needs auto-converge off (a throttled guest also lags the wall clock).
+ *
+ * Cost: one pass over the writes in the window range, then one sweep per window length
+ * (about 8 per doubling, up to the guest's size).
+ *
+ * @param input the workload, the runs' pause range, slot time and stall
+ * @returns the floor in pages
+ *
+ * @example Usage
+ * ```ts
+ * import { stopCopyFloor } from "./bounds.ts";
+ * import { scriptedWorkload } from "./workloads/workload.ts";
+ * import assert from "node:assert/strict";
+ * // three frames written within the last two slots (1 µs each) before a pause at 10 µs:
+ * // at most two sends fit after those writes, so at least one frame is left over.
+ * const w = scriptedWorkload([[8_000, 0, "w"], [8_500, 1, "w"], [9_900, 2, "w"]]);
+ * const f = stopCopyFloor({
+ *   workload: w, pages: 4, seed: 1, slotNs: 1000, fromNs: 10_000, toNs: 10_000, stallNs: 0,
+ * });
+ * assert.equal(f.pages, 1);
+ * ```
+ */
+export function stopCopyFloor(input: FloorInput): Floor {
+  const { workload, pages, seed, slotNs, fromNs, toNs, stallNs } = input;
+  if (!(slotNs > 0) || !(toNs >= fromNs) || !(stallNs >= 0)) {
+    throw new RangeError("stopCopyFloor: needs slotNs > 0, toNs ≥ fromNs, stallNs ≥ 0");
+  }
+  // Windows of k slots, k from 1 up to the guest's size (a window holds ≤ pages frames,
+  // so a longer one cannot do better): every k to 16, then about 8 per doubling.
+  const ks: number[] = [];
+  for (let k = 1; k <= pages; k = k < 16 ? k + 1 : Math.ceil(k * 1.09)) ks.push(k);
+  const maxLen = pages * slotNs;
+  // The pause, in the workload's time, lies in [lo, hi]; windows reach back maxLen.
+  const lo = fromNs - stallNs, hi = toNs;
+  const t: number[] = [], p: number[] = [];
+  const s = workload.open(pages, seed);
+  try {
+    outer: for (let c = s.next(); c; c = s.next()) {
+      for (let i = 0; i < c.length; i++) {
+        const tt = c.t[i];
+        if (tt >= hi) break outer;
+        if (tt >= lo - maxLen && c.op[i] === OP_WRITE) {
+          t.push(tt);
+          p.push(c.pfn[i]);
+        }
+      }
+    }
+  } finally {
+    s.close?.();
+  }
+  const n = t.length;
+  const count = new Uint32Array(pages);
+  let best = 0, bestK = 0;
+  for (const k of ks) {
+    const w = k * slotNs - stallNs; // the shortest workload-time window a run may see
+    if (w <= 0 || n === 0) continue;
+    if (Math.min(pages, n) - k <= best) break; // cannot beat what we have: neither can longer
+    count.fill(0);
+    let distinct = 0, enter = 0, exit = 0;
+    // the window [τ − w, τ) at τ = lo: writes with lo − w ≤ t < lo
+    while (exit < n && t[exit] < lo - w) exit++;
+    enter = exit;
+    while (enter < n && t[enter] < lo) if (count[p[enter++]]++ === 0) distinct++;
+    // leave writes that are before lo − w (none were entered)
+    let min = distinct;
+    // then just after every change point c in [lo, hi): an entry at t, or an exit at t + w
+    for (;;) {
+      const nextIn = enter < n ? t[enter] : Infinity;
+      const nextOut = exit < enter ? t[exit] + w : Infinity;
+      const c = Math.min(nextIn, nextOut);
+      if (!(c < hi)) break;
+      while (enter < n && t[enter] <= c) if (count[p[enter++]]++ === 0) distinct++;
+      while (exit < enter && t[exit] + w <= c) if (--count[p[exit++]] === 0) distinct--;
+      if (distinct < min) min = distinct;
+      if (min - k <= best) break;
+    }
+    if (min - k > best) {
+      best = min - k;
+      bestK = k;
+    }
+  }
+  return { pages: best, slots: bestK };
+}
