@@ -106,15 +106,16 @@ export interface Floor {
  * A lower bound on the pages *any* policy sends in stop-and-copy, for every run that
  * pauses (final sync) at a time T in `[fromNs, toNs]` and loses at most `stallNs` of
  * guest time: `max over k of min over T of (frames written in the last k slots before
- * T) − k`.
+ * T) − (k − 1)`.
  *
  * Why it holds (docs/bounds.md): the run verifies, so every frame written before the
  * pause is either sent after its last write or sent in stop-and-copy. A frame last written
- * in `[T − kσ, T)` (σ = one full page's wire time) can only be saved by a send that starts
- * after that write and ends by T; such sends carry written (hence full) pages one after
- * another, so at most k of them fit, whatever the order, the deferrals, the clear mode or
- * the iteration rule. Stalls only slow the guest: a wall-time window of kσ holds at least
- * the writes of a workload-time window of kσ − stallNs, ending within stallNs before T.
+ * in `[T − kσ, T)` (σ = one full page's wire time, less 1 ns for rounding) can only be
+ * saved by a send that starts after that write and ends by T; such sends carry written
+ * (hence full) pages one after another, so at most k − 1 of them fit, whatever the order,
+ * the deferrals, the clear mode or the iteration rule. Stalls only slow the guest: a
+ * wall-time window of kσ holds at least the writes of a workload-time window of
+ * kσ − stallNs ending within stallNs before T.
  * Needs auto-converge off (a throttled guest also lags the wall clock).
  *
  * Cost: one pass over the writes in the window range, then one sweep per window length
@@ -128,7 +129,7 @@ export interface Floor {
  * import { stopCopyFloor } from "./bounds.ts";
  * import { scriptedWorkload } from "./workloads/workload.ts";
  * import assert from "node:assert/strict";
- * // three frames written within the last two slots (1 µs each) before a pause at 10 µs:
+ * // three frames written within the last three slots (1 µs each) before a pause at 10 µs:
  * // at most two sends fit after those writes, so at least one frame is left over.
  * const w = scriptedWorkload([[8_000, 0, "w"], [8_500, 1, "w"], [9_900, 2, "w"]]);
  * const f = stopCopyFloor({
@@ -139,14 +140,17 @@ export interface Floor {
  */
 export function stopCopyFloor(input: FloorInput): Floor {
   const { workload, pages, seed, slotNs, fromNs, toNs, stallNs } = input;
-  if (!(slotNs > 0) || !(toNs >= fromNs) || !(stallNs >= 0)) {
-    throw new RangeError("stopCopyFloor: needs slotNs > 0, toNs ≥ fromNs, stallNs ≥ 0");
+  if (!(slotNs > 1) || !(toNs >= fromNs) || !(stallNs >= 0)) {
+    throw new RangeError("stopCopyFloor: needs slotNs > 1, toNs ≥ fromNs, stallNs ≥ 0");
   }
+  // Send times are rounded to whole ns, so two sends' starts may be 1 ns closer than a
+  // slot: k saving sends need more than k × (slotNs − 1) of room.
+  const room = slotNs - 1;
   // Windows of k slots, k from 1 up to the guest's size (a window holds ≤ pages frames,
   // so a longer one cannot do better): every k to 16, then about 8 per doubling.
   const ks: number[] = [];
   for (let k = 1; k <= pages; k = k < 16 ? k + 1 : Math.ceil(k * 1.09)) ks.push(k);
-  const maxLen = pages * slotNs;
+  const maxLen = pages * room;
   // The pause, in the workload's time, lies in [lo, hi]; windows reach back maxLen.
   const lo = fromNs - stallNs, hi = toNs;
   const t: number[] = [], p: number[] = [];
@@ -169,9 +173,9 @@ export function stopCopyFloor(input: FloorInput): Floor {
   const count = new Uint32Array(pages);
   let best = 0, bestK = 0;
   for (const k of ks) {
-    const w = k * slotNs - stallNs; // the shortest workload-time window a run may see
+    const w = k * room - stallNs; // the shortest workload-time window a run may see
     if (w <= 0 || n === 0) continue;
-    if (Math.min(pages, n) - k <= best) break; // cannot beat what we have: neither can longer
+    if (Math.min(pages, n) - (k - 1) <= best) break; // no longer window can do better
     count.fill(0);
     let distinct = 0, enter = 0, exit = 0;
     // the window [τ − w, τ) at τ = lo: writes with lo − w ≤ t < lo
@@ -189,10 +193,10 @@ export function stopCopyFloor(input: FloorInput): Floor {
       while (enter < n && t[enter] <= c) if (count[p[enter++]]++ === 0) distinct++;
       while (exit < enter && t[exit] + w <= c) if (--count[p[exit++]] === 0) distinct--;
       if (distinct < min) min = distinct;
-      if (min - k <= best) break;
+      if (min - (k - 1) <= best) break;
     }
-    if (min - k > best) {
-      best = min - k;
+    if (min - (k - 1) > best) {
+      best = min - (k - 1);
       bestK = k;
     }
   }
