@@ -161,7 +161,7 @@ export function toCsv(
  * ```ts
  * import { reportCsv } from "./report.ts";
  * import assert from "node:assert/strict";
- * assert.match(reportCsv([]), /^policy,oracle,workload/);
+ * assert.match(reportCsv([]), /^policy,oracle,role,workload/);
  * ```
  */
 export function reportCsv(reports: RunReport[]): string {
