@@ -118,8 +118,10 @@ export interface Floor {
  * kσ − stallNs ending within stallNs before T.
  * Needs auto-converge off (a throttled guest also lags the wall clock).
  *
- * Cost: one pass over the writes in the window range, then one sweep per window length
- * (about 8 per doubling, up to the guest's size).
+ * Cost: one pass over the workload up to the latest pause, one backward walk from the
+ * earliest, then a sweep over the writes in range for each window length (every length to
+ * 16 slots, then about 8 per doubling) that could still beat the best found — few, as they
+ * are tried in order of their value at the earliest pause.
  *
  * @param input the workload, the runs' pause range, slot time and stall
  * @returns the floor in pages
@@ -171,11 +173,25 @@ export function stopCopyFloor(input: FloorInput): Floor {
   }
   const n = t.length;
   const count = new Uint32Array(pages);
+  // The min over T is at most the value at T = lo: one backward walk gives that for every
+  // window, and the windows are swept best-first, so most are dropped without a sweep.
+  const atLo = new Float64Array(ks.length);
+  {
+    let j = 0;
+    while (j < n && t[j] < lo) j++;
+    let distinct = 0;
+    for (let q = 0; q < ks.length; q++) {
+      const w = ks[q] * room - stallNs;
+      while (j > 0 && w > 0 && t[j - 1] >= lo - w) if (count[p[--j]]++ === 0) distinct++;
+      atLo[q] = w > 0 ? distinct - (ks[q] - 1) : -Infinity;
+    }
+  }
+  const order = ks.map((_, q) => q).sort((a, b) => atLo[b] - atLo[a]);
   let best = 0, bestK = 0;
-  for (const k of ks) {
+  for (const q of order) {
+    const k = ks[q];
+    if (atLo[q] <= best) break; // (sorted: no later window can do better either)
     const w = k * room - stallNs; // the shortest workload-time window a run may see
-    if (w <= 0 || n === 0) continue;
-    if (Math.min(pages, n) - (k - 1) <= best) break; // no longer window can do better
     count.fill(0);
     let distinct = 0, enter = 0, exit = 0;
     // the window [τ − w, τ) at τ = lo: writes with lo − w ≤ t < lo
