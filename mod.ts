@@ -74,10 +74,21 @@ export {
   thresholdBytes,
 } from "./harness/engine/switchover.ts";
 export { PrecopyError, type PrecopyErrorKind } from "./harness/errors.ts";
+export {
+  type Floor,
+  type FloorInput,
+  type PolicyRole,
+  policyRole,
+  type RunFacts,
+  stopCopyFloor,
+} from "./harness/bounds.ts";
 export { createFuture, writeRates } from "./harness/workloads/future.ts";
 export { type HistoryView, UpdateHistory } from "./harness/history.ts";
 export {
   type BatchView,
+  type BoundDeclaration,
+  type BoundQuantity,
+  type BoundRegime,
   definePolicy,
   type FutureView,
   type LoadedPolicy,

@@ -19,6 +19,9 @@
 
 export {
   type BatchView,
+  type BoundDeclaration,
+  type BoundQuantity,
+  type BoundRegime,
   definePolicy,
   type FutureView,
   orderByKey,

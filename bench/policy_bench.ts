@@ -39,7 +39,13 @@ const history = new UpdateHistory(FRAMES, 16, 100e6);
   }
 }
 const offered = new Uint32Array(FRAMES).map((_, i) => i);
-const round: RoundView = { index: 2, nowNs: 1.6e9, offered, endEstimateNs: 1.6e9 + 3.4e9 };
+const round: RoundView = {
+  index: 2,
+  nowNs: 1.6e9,
+  offered,
+  carried: new Uint32Array(0),
+  endEstimateNs: 1.6e9 + 3.4e9,
+};
 
 for (const policy of await loadPolicies()) {
   const m = policy.definition.meta;

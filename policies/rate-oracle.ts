@@ -1,9 +1,10 @@
 /**
- * `rate-oracle` — a bound, not a contender: it knows each frame's mean write rate over the
- * whole workload (but not when the writes happen) and sends the lowest rates first. It is
- * the best any predictor of "how hot is this frame" could do; the gap from a history
- * policy to it is prediction error, the gap from it to `oracle` is timing no rate can
- * foresee.
+ * `rate-oracle` — a future-informed heuristic, not a bound: it knows each frame's mean
+ * write rate over the whole workload (but not when the writes happen) and sends the
+ * lowest rates first. The rates are realised write counts, so on uniform writes it still
+ * "knows" which frames happened to be written most, and on a moving hot set a whole-run
+ * mean misleads it: a history policy can and does beat it (docs/bounds.md). It declares no
+ * bound; reports call it a future-informed heuristic.
  *
  * @module
  */
@@ -12,7 +13,7 @@ import { definePolicy, orderByKey } from "../policy.ts";
 export default definePolicy({
   meta: {
     name: "rate-oracle",
-    description: "Bound: lowest mean write rate (over the whole workload) first.",
+    description: "Future-informed: lowest realised mean write rate (whole workload) first.",
     defaults: {},
     oracle: true,
   },

@@ -149,6 +149,18 @@ function parseParamFlags(list: string[] | undefined): Record<string, string> {
 }
 
 /**
+/** `--list`'s label: what a policy claims (docs/bounds.md). */
+function policyLabel(
+  m: { oracle?: boolean; bound?: { quantity: string; regimes: readonly unknown[] } },
+): string {
+  if (m.bound) {
+    const n = m.bound.regimes.length;
+    return `[future-informed; bound on ${m.bound.quantity} in ${n} regime${n === 1 ? "" : "s"}] `;
+  }
+  return m.oracle ? "[future-informed heuristic] " : "";
+}
+
+/**
  * Runs `sim` with the given arguments.
  *
  * @param args command-line arguments (without the program name)
@@ -186,9 +198,7 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
         const m = p.definition.meta;
         const d = Object.entries(m.defaults).map(([k, x]) => `${k}=${x}`).join(",");
         io.out(
-          `  ${m.name.padEnd(15)} ${m.oracle ? "[bound] " : ""}${m.description}${
-            d ? ` (${d})` : ""
-          }\n`,
+          `  ${m.name.padEnd(15)} ${policyLabel(m)}${m.description}${d ? ` (${d})` : ""}\n`,
         );
       }
       io.out("generators:\n");

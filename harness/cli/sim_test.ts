@@ -24,7 +24,7 @@ Deno.test("runSim() prints a table by default and one JSON object with --json", 
     "staged-history",
   ]);
   assert.equal(t.code, 0, t.err);
-  assert.match(t.out, /policy {5}staged-history \(stages=4,window=8,rule=count\)/);
+  assert.match(t.out, /policy {5}staged-history \(stages=4,window=8,rule=count,tail=first\)/);
   assert.match(t.out, /downtime/);
   const j = await sim([
     "--memory",
@@ -107,7 +107,8 @@ Deno.test("runSim() --help and --list describe what there is", async () => {
   }
   const l = await sim(["--list"]);
   assert.match(l.out, /staged-history/);
-  assert.match(l.out, /oracle +\[bound\]/);
+  assert.match(l.out, /oracle +\[future-informed; bound on stopCopyPages in 1 regime\]/);
+  assert.match(l.out, /rate-oracle +\[future-informed heuristic\]/);
 });
 
 /** The rows of the Markdown table between `<!-- name:begin` and `<!-- name:end -->`. */

@@ -161,6 +161,8 @@ class Migration {
   /** Written since this round's sync; only kept for policies with a filter. */
   readonly roundDirty: Uint8Array | null;
   readonly roundDirtyList = new FrameList(1024);
+  /** Offered frames the last round did not send, ascending: the next round's `carried`. */
+  readonly carried = new FrameList(1024);
 
   // the access stream
   chunkT: Float64Array = new Float64Array(0);
@@ -390,6 +392,20 @@ class Migration {
   pendingWireBytes(): number {
     const z = this.c[C_PENDING_ZERO];
     return (this.pending() - z) * this.wirePage + z * this.cfg.zeroMarker;
+  }
+
+  /**
+   * Lists the offered frames the round left unsent (deferred, or QEMU's tail carried over
+   * at the re-sync): still pending before the sync marks the newly dirty. Ascending, as
+   * `offered` is.
+   */
+  listCarried(offered: Uint32Array, sent: number): void {
+    const l = this.carried, fr = this.mem.frames;
+    l.reset();
+    if (sent >= offered.length) return;
+    for (let i = 0; i < offered.length; i++) {
+      if ((fr[offered[i]] & F_PENDING) !== 0) l.push(offered[i]);
+    }
   }
 
   /** The frames pending, ascending: the round's offer. */
@@ -810,6 +826,7 @@ class Migration {
       throttlePct: converge.throttlePct,
       throttleSteps: converge.steps,
       mismatchedFrames: mismatched,
+      zeroPages: this.zeroPages,
     });
   }
 
@@ -865,6 +882,7 @@ class Migration {
       index: round,
       nowNs: now,
       offered,
+      carried: this.carried.view(),
       endEstimateNs: now + Math.round(this.pendingWireBytes() * this.nsPerByte),
     };
     const order = this.orderFor(view);
@@ -880,6 +898,7 @@ class Migration {
       }
       : null;
     const { segBytes, lastSent } = this.drive(order, now, this.qemuThreshold, filter);
+    this.listCarried(offered, this.pagesSent() - sentBefore);
     now += Math.round(segBytes * this.nsPerByte);
     this.advance(now);
     const [dirtyAtSync, syncCost] = this.sync();

@@ -1,7 +1,8 @@
 // Properties of the engine over random small scripted workloads, configurations and
 // policies (fast-check). Each property could fail: they pin the accounting identities and
 // docs/model.md's claim that under clear=round a pure permutation cannot change which frames
-// come back.
+// come back — under iteration=drain only: under QEMU's rule the order decides which frames
+// are cut off at the re-sync (docs/bounds.md).
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {

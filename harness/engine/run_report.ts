@@ -6,6 +6,7 @@
  * @module
  */
 
+import { type PolicyRole, policyRole } from "../bounds.ts";
 import type { MigrationConfig } from "../config.ts";
 import type { LoadedPolicy, Params } from "../policy/contract.ts";
 import type { TrackerStats } from "../trackers/tracker.ts";
@@ -34,7 +35,12 @@ export interface RoundRow {
 /** The result of one run. Field meanings: README "What the numbers mean". */
 export interface RunReport {
   /** The policy that ran. */
-  policy: { name: string; file: string; params: Params; oracle: boolean };
+  /**
+   * The policy that ran. `oracle`: it read the future. `role`: `bound` only where its
+   * declared bound covers this run, `future-informed heuristic` for any other policy that
+   * reads the future, else `contender` (docs/bounds.md).
+   */
+  policy: { name: string; file: string; params: Params; oracle: boolean; role: PolicyRole };
   /** The workload and seed. */
   workload: { name: string; seed: number };
   /** The full configuration. */
@@ -132,6 +138,8 @@ export interface RunTotals {
   throttleSteps: number;
   /** Frames whose destination copy differs from the source. */
   mismatchedFrames: number;
+  /** Whether any frame started as a zero page (a bound's regime may exclude them). */
+  zeroPages: boolean;
 }
 
 /**
@@ -174,6 +182,15 @@ export function assembleReport(
       file: policy.file,
       params,
       oracle: def.meta.oracle === true,
+      role: policyRole(def.meta, {
+        iteration: cfg.iteration,
+        clear: cfg.clear,
+        maxRounds: cfg.maxRounds,
+        freeTracking: !cfg.autoConverge && cfg.trackerCosts.scanEntryNs === 0 &&
+          cfg.trackerCosts.flushHostNs === 0 && cfg.trackerCosts.flushGuestNs === 0 &&
+          cfg.trackerCosts.exitNs === 0,
+        zeroPages: t.zeroPages,
+      }),
     },
     workload: { name: workload, seed: cfg.seed },
     config: cfg,

@@ -99,7 +99,8 @@ function drive(policy: LoadedPolicy, seed: number, rounds: number): number[][] {
     const before = offered.slice();
     const written = env.history.written().slice();
     const nowNs = r * 50e6;
-    const view: RoundView = { index: r, nowNs, offered, endEstimateNs: nowNs + 40e6 };
+    const carried = r === 1 ? offered : offered.filter(() => rng.float() < 0.3);
+    const view: RoundView = { index: r, nowNs, offered, carried, endEstimateNs: nowNs + 40e6 };
     const order = checkOrder(policy, view, inst.order(view));
     if (offered.some((v, i) => v !== before[i])) {
       fail(policy, `round ${r}: order() modified round.offered`);

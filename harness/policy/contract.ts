@@ -21,8 +21,47 @@ export interface PolicyMeta<P extends Params = Params> {
   description: string;
   /** Every parameter with its default; `--param k=v` overrides and is typed by it. */
   defaults: P;
-  /** `true` for bounds that read the future: reported as bounds, never as winners. */
+  /**
+   * `true` if the policy reads the future (`env.future`, `env.rates`): a capability the
+   * engine wires, not a claim. Such a policy is reported as a bound only where its
+   * {@link PolicyMeta.bound} holds, and as a future-informed heuristic everywhere else.
+   */
   oracle?: boolean;
+  /** What the policy bounds and where (proved by the exhaustive test); absent: no claim. */
+  bound?: BoundDeclaration;
+}
+
+/** A report quantity a bound bounds from below (lower is better for each). */
+export type BoundQuantity = "downtimeNs" | "stopCopyPages" | "pagesSent";
+
+/**
+ * Where a bound holds: every item given must match the run. `freeTracking`: every tracker
+ * cost is zero and auto-converge is off, so syncs take no time and the guest never stalls.
+ * `noZeroPages`: no frame starts as a zero page (their shorter markers move the slots).
+ */
+export interface BoundRegime {
+  /** The iteration rule. */
+  readonly iteration?: "drain" | "qemu";
+  /** The clear mode, as configured (`send`, `round`, `chunk:N`). */
+  readonly clear?: string;
+  /** The round limit. */
+  readonly maxRounds?: number;
+  /** Tracking costs nothing and the guest is never stalled or throttled. */
+  readonly freeTracking?: boolean;
+  /** No frame starts as a zero page. */
+  readonly noZeroPages?: boolean;
+}
+
+/** A bound's claim: no policy of `against` does better on `quantity` in `regimes`. */
+export interface BoundDeclaration {
+  /** The quantity bounded from below. */
+  readonly quantity: BoundQuantity;
+  /** Policies compared: those that send every offered frame, or any policy at all. */
+  readonly against: "permutations" | "any";
+  /** The regimes in which the claim is proved (any one suffices). */
+  readonly regimes: readonly BoundRegime[];
+  /** Where the argument is written down. */
+  readonly proof: string;
 }
 
 /** What an oracle may know about the future of the workload. */
@@ -66,6 +105,12 @@ export interface RoundView {
    * {@link Policy.order} sends all of them in address order without a copy.
    */
   readonly offered: Uint32Array;
+  /**
+   * The offered frames that were offered last round too and left unsent — deferred by the
+   * policy, or, under `iteration=qemu`, the tail still pending when the round re-synced.
+   * Ascending, a subset of `offered`; empty in round 1. Read-only, valid during `order()`.
+   */
+  readonly carried: Uint32Array;
   /** When the round would end if every offered frame were sent now, in ns. */
   readonly endEstimateNs: number;
 }
@@ -136,7 +181,7 @@ export interface Policy {
 
 /** A policy module's default export. */
 export interface PolicyDefinition<P extends Params = Params> {
-  /** Name, description, defaults, oracle flag. */
+  /** Name, description, defaults, oracle capability, bound declaration. */
   meta: PolicyMeta<P>;
   /** Makes an instance for one run. */
   create(params: P, env: PolicyEnv): Policy;

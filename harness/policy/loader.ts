@@ -73,6 +73,17 @@ export function checkPolicyModule(mod: unknown, file: string): LoadedPolicy {
   if (meta.oracle !== undefined && typeof meta.oracle !== "boolean") {
     bad("meta.oracle must be a boolean");
   }
+  const b = meta.bound;
+  if (
+    b !== undefined &&
+    (!["downtimeNs", "stopCopyPages", "pagesSent"].includes(b?.quantity) ||
+      !["permutations", "any"].includes(b?.against) || !Array.isArray(b?.regimes) ||
+      typeof b?.proof !== "string")
+  ) {
+    bad(
+      "meta.bound needs quantity (downtimeNs, stopCopyPages, pagesSent), against, regimes[], proof",
+    );
+  }
   if (typeof def.create !== "function") bad("create(params, env) is missing");
   return { definition: def as PolicyDefinition, file };
 }

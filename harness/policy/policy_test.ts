@@ -78,10 +78,11 @@ Deno.test("resolveParams() types overrides by the defaults and rejects unknown k
     stages: 8,
     window: 8,
     rule: "recency",
+    tail: "first",
   });
   assert.throws(
     () => resolveParams(p, { stage: "8" }),
-    /unknown parameter 'stage'; accepted: stages, window, rule/,
+    /unknown parameter 'stage'; accepted: stages, window, rule, tail/,
   );
   assert.throws(
     () => resolveParams(p, { stages: "many" }),

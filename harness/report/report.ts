@@ -40,6 +40,7 @@ export function formatTable(header: string[], rows: string[][]): string {
 export const REPORT_COLUMNS: readonly string[] = [
   "policy",
   "oracle",
+  "role",
   "workload",
   "seed",
   "clear",
@@ -89,6 +90,7 @@ export function reportRow(r: RunReport): Record<string, string | number | boolea
   return {
     policy: r.policy.name,
     oracle: r.policy.oracle,
+    role: r.policy.role,
     workload: r.workload.name,
     seed: r.workload.seed,
     clear: r.config.clear,
@@ -159,7 +161,7 @@ export function toCsv(
  * ```ts
  * import { reportCsv } from "./report.ts";
  * import assert from "node:assert/strict";
- * assert.match(reportCsv([]), /^policy,oracle,workload/);
+ * assert.match(reportCsv([]), /^policy,oracle,role,workload/);
  * ```
  */
 export function reportCsv(reports: RunReport[]): string {
@@ -197,7 +199,7 @@ export function formatReport(r: RunReport): string {
   const params = Object.entries(r.policy.params).map(([k, v]) => `${k}=${v}`).join(",");
   const head = [
     `policy     ${r.policy.name}${params ? ` (${params})` : ""}${
-      r.policy.oracle ? "  [bound: reads the future]" : ""
+      r.policy.role === "contender" ? "" : `  [${r.policy.role}]`
     }`,
     `workload   ${r.workload.name}  seed ${r.workload.seed}`,
     `guest      ${formatBytes(c.pages * c.pageSize)} (${n(c.pages)} frames)  link ${

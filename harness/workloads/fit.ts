@@ -164,7 +164,9 @@ class FitWorkload implements Workload {
     const start = new Uint32Array(classes.length);
     let s = 0;
     classes.forEach((c, k) => (start[k] = s, s += c.frames));
-    const rng = createRng(mixSeed(seed, this.name));
+    // Seeded from the fitted classes, not the spec's spelling: one model, one stream.
+    const canonical = `fit:${classes.map((c) => `${c.frames}@${c.rate}`).join("+")}`;
+    const rng = createRng(mixSeed(seed, canonical));
     const perm = shuffle(Uint32Array.from({ length: s }, (_, i) => i), rng);
     const cursor = new Uint32Array(classes.length); // each class's position in its sweep
     const size = 8192,

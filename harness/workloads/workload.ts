@@ -237,10 +237,43 @@ function splitTop(s: string, sep: string): string[] {
   return parts;
 }
 
+/**
+ * A generator's canonical form — its name and every parameter, defaults filled, in the
+ * generator's own order, each number normalised (counts and durations as plain numbers,
+ * shares as fractions, sizes in bytes) — so that `uniform`, `uniform:rate=10k` and
+ * `uniform:rate=10000` are one workload and draw the same accesses. Seeds come from it.
+ */
+function canonicalForm(spec: string, gen: string, params: Params): string {
+  const what = (k: string) => `workload '${spec}' ${k}`;
+  const norm = (k: string, v: string): string => {
+    switch (k) {
+      case "rate":
+      case "reads":
+        return String(parseCount(v, what(k)));
+      case "hot":
+      case "hotShare":
+      case "zero":
+        return String(Number(parseShare(v, what(k)).toPrecision(12)));
+      case "period":
+        return `${parseDuration(v, what(k))}ns`;
+      case "footprint":
+        if (v === "") return "all";
+        if (v.endsWith("%")) return `${Number((parseShare(v, what(k)) * 100).toPrecision(12))}%`;
+        return `${parseSize(v, what(k))}B`;
+      default:
+        return v;
+    }
+  };
+  const keys = [...Object.keys(GENERATORS[gen].defaults), ...Object.keys(COMMON)];
+  return `${gen}:${keys.map((k) => `${k}=${norm(k, params[k])}`).join(",")}`;
+}
+
 class GeneratorWorkload implements Workload {
   readonly kind = "generator" as const;
   readonly minPages = 1;
   readonly endNs = Infinity;
+  /** The canonical form (see {@link canonicalForm}); the generator's seed is drawn from it. */
+  readonly canonical: string;
   readonly #common: Common;
   constructor(
     readonly name: string,
@@ -261,6 +294,7 @@ class GeneratorWorkload implements Workload {
     if (!(this.#common.reads >= 0)) wErr(name, "reads must be a number ≥ 0");
     // Validate the remaining parameters now, so a bad spec fails before any run.
     GENERATORS[gen].picker(params, name, 2, createRng(0));
+    this.canonical = canonicalForm(name, gen, params);
   }
 
   zeroMap(pages: number, seed: number): Uint8Array | null {
@@ -272,7 +306,7 @@ class GeneratorWorkload implements Workload {
     const frames = footprintFrames(this.name, this.#common.footprint, pages, this.pageSize);
     const { rate, reads } = this.#common;
     const total = this.gen === "idle" ? 0 : rate + reads;
-    const rng = createRng(mixSeed(seed, this.name));
+    const rng = createRng(mixSeed(seed, this.canonical));
     const def = GENERATORS[this.gen];
     const pick = def.picker(this.params, this.name, frames, rng);
     const bulk = def.uniform === true && reads === 0; // the same draws, fewer calls
