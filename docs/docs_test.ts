@@ -6,7 +6,14 @@ import assert from "node:assert/strict";
 const ROOT = new URL("../", import.meta.url);
 const SELF = new URL(import.meta.url).pathname;
 /** Folders that are not part of the repository's content. */
-const SKIP_DIRS = new Set([".git", "node_modules", "bench/results"]);
+// Folders git ignores (outputs such as bench/results/ and ci-artifacts/) are not the
+// repository's; .gitignore is the one list of them.
+const SKIP_DIRS = new Set([
+  ".git",
+  ...Deno.readTextFileSync(new URL("../.gitignore", import.meta.url)).split("\n")
+    .map((l) => l.trim()).filter((l) => l.endsWith("/") && !l.startsWith("#"))
+    .map((l) => l.replace(/^\/|\/$/g, "")),
+]);
 /** Files read as text for mentions of paths. */
 const TEXT = /\.(md|ts|js|json|c|sh|txt)$|^\.ci\/run$/;
 /**
