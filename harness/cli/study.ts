@@ -282,7 +282,7 @@ export async function writeOutputs(
 export interface StudyOptions {
   /** Values that replace the spec's. */
   overrides?: Record<string, unknown>;
-  /** Policies to keep (by label or name), others dropped. */
+  /** Policies to keep (by label, name or absolute path), others dropped (not the baseline). */
   onlyPolicies?: string[];
   /** Workloads to keep (by name). */
   onlyWorkloads?: string[];
@@ -367,11 +367,12 @@ function filterPlan(plan: StudyPlan, o: StudyOptions): StudyPlan {
     plan.policies,
     (p) =>
       !o.onlyPolicies || o.onlyPolicies.includes(p.label) || o.onlyPolicies.includes(p.name) ||
+      o.onlyPolicies.includes(p.ref) ||
       p === plan.policies[plan.baseline],
   );
   const wKeep = pick(plan.workloads, (w) => !o.onlyWorkloads || o.onlyWorkloads.includes(w.name));
   for (const name of o.onlyPolicies ?? []) {
-    if (!plan.policies.some((p) => p.label === name || p.name === name)) {
+    if (!plan.policies.some((p) => p.label === name || p.name === name || p.ref === name)) {
       throw new PrecopyError(
         "config",
         `--policy: no policy named ${name} in the study; it has: ${

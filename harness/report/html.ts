@@ -508,6 +508,17 @@ export async function renderReport(s: Summary): Promise<string> {
     );
   }
   const spec = s.study.spec as { seeds: number[]; alpha: number; tieTolerance: number };
+  // Vega numbers gradients and clips from a counter that lives as long as the process:
+  // renumber them by first appearance, so a report does not depend on what ran before.
+  const ids = new Map<string, string>();
+  const body = figures.join("\n").replace(
+    /\b(gradient|clip|pattern)_?(\d+)\b/g,
+    (m, kind: string) => {
+      let id = ids.get(m);
+      if (!id) ids.set(m, id = `${kind}_${ids.size}`);
+      return id;
+    },
+  );
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(`study ${s.study.name}`)}</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -526,7 +537,7 @@ ${aggregatesHtml(s)}
 <h2>Claims</h2>
 ${claimsHtml(s)}
 <h2>Plots</h2>
-${figures.join("\n")}
+${body}
 <h2>Profiling by tracker</h2>
 ${profilingHtml(s) || "<p>This study has no profiling part.</p>"}
 <h2>Cells</h2>

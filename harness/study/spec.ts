@@ -998,12 +998,15 @@ export async function loadStudy(
   if (spec.curves !== undefined) {
     if (!isObj(spec.curves)) p.add("curves", "expected {workload, <axis>: value, …}");
     else {
+      // The bench's shortcut flags may remove the chosen cell's axes: fall back quietly.
+      const lenient = Object.keys(overrides).length > 0;
+      const q = lenient ? new Problems(file) : p;
       const c = spec.curves;
       const wi = c.workload === undefined ? 0 : workloads.findIndex((w) => w.name === c.workload);
-      if (wi < 0) p.add("curves.workload", `'${c.workload}' is not a workload of this study`);
+      if (wi < 0) q.add("curves.workload", `'${c.workload}' is not a workload of this study`);
       for (const k of Object.keys(c)) {
         if (k !== "workload" && !axes.some((a) => a.key === k)) {
-          p.add(
+          q.add(
             `curves.${k}`,
             `not an axis of this study; axes: ${axes.map((a) => a.key).join(", ") || "none"}`,
           );
@@ -1012,7 +1015,7 @@ export async function loadStudy(
       const si = settings.findIndex((s) =>
         Object.entries(c).every(([k, v]) => k === "workload" || s.values[k] === label(v))
       );
-      if (si < 0) p.add("curves", "no setting of this study matches");
+      if (si < 0) q.add("curves", "no setting of this study matches");
       curves = { workload: Math.max(0, wi), setting: Math.max(0, si) };
     }
   }
