@@ -50,7 +50,8 @@ const title = (m: string) => NAMES[m] ?? (m.endsWith("Ns") ? `${m.slice(0, -2)} 
  * ```
  */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const vg = compile({ config: { font: "sans-serif" }, ...spec } as TopLevelSpec).spec;
+  const config = { font: "sans-serif", legend: { labelLimit: 320 }, axis: { labelLimit: 320 } };
+  const vg = compile({ config, ...spec } as TopLevelSpec).spec;
   const view = new vega.View(vega.parse(vg), { renderer: "none" });
   try {
     return await view.toSVG();
@@ -68,6 +69,15 @@ interface Plot {
 
 function contenders(s: Summary): string[] {
   return [...new Set(s.cells.map((c) => c.policy))];
+}
+
+/** A numeric setting in a readable unit: MiB for memory, MiB/s for rates, ms for durations. */
+function axisValue(config: Record<string, unknown>): { value: number; unit: string } {
+  const [key, v] = Object.entries(config)[0] as [string, number];
+  if (key === "pages") return { value: v * 4096 / 2 ** 20, unit: "MiB" };
+  if (key === "bandwidth") return { value: v / 2 ** 20, unit: "MiB/s" };
+  if (key.endsWith("Ns")) return { value: v / 1e6, unit: "ms" };
+  return { value: v, unit: key };
 }
 
 function metricVsAxis(s: Summary): Plot[] {
@@ -99,7 +109,7 @@ function metricVsAxis(s: Summary): Plot[] {
         )
         .map((c) => {
           const i = axis.values.indexOf(c.setting[axis.key]);
-          const x = Object.values(axis.configs[i])[0] as number;
+          const x = axisValue(axis.configs[i]).value;
           const st = c.metrics[m];
           return {
             x,
@@ -119,7 +129,12 @@ function metricVsAxis(s: Summary): Plot[] {
           height: 260,
           data: { values: rows },
           encoding: {
-            x: { field: "x", type: "quantitative", title: axis.key, scale: { zero: false } },
+            x: {
+              field: "x",
+              type: "quantitative",
+              title: `${axis.key} (${axisValue(axis.configs[0]).unit})`,
+              scale: { zero: false },
+            },
             color: { field: "policy", type: "nominal" },
           },
           layer: [
@@ -170,8 +185,16 @@ function heatmaps(s: Summary): Plot[] {
       caption: `Δ ${title(m)} of ${p} against ${s.baseline}, % (arrows: significant)`,
       spec: {
         data: { values: rows },
+        width: { step: 44 },
+        height: { step: 22 },
         encoding: {
-          x: { field: "setting", type: "nominal", title: "setting", sort: null },
+          x: {
+            field: "setting",
+            type: "nominal",
+            title: "setting",
+            sort: null,
+            axis: { labelAngle: -35 },
+          },
           y: { field: "workload", type: "nominal", sort: null },
         },
         layer: [
@@ -187,7 +210,7 @@ function heatmaps(s: Summary): Plot[] {
             },
           },
           {
-            mark: { type: "text", fontSize: 9 },
+            mark: { type: "text", fontSize: 11 },
             encoding: { text: { field: "sig" } },
           },
         ],

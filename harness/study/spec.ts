@@ -139,6 +139,8 @@ export interface Axis {
   configs: ConfigInput[];
   /** Numeric value of each (for plots), or null when not numeric. */
   numeric: (number | null)[];
+  /** What each value models (regimes). */
+  descriptions?: string[];
 }
 
 /** One setting combination: a value of every axis. */
@@ -672,7 +674,13 @@ function settingAxes(
   let scalars: ConfigInput = {};
   if (rawRegimes !== undefined) {
     const list = asList(rawRegimes);
-    const regime: Axis = { key: "regime", labels: [], configs: [], numeric: [] };
+    const regime: Axis = {
+      key: "regime",
+      labels: [],
+      configs: [],
+      numeric: [],
+      descriptions: [],
+    };
     for (const [i, r] of list.entries()) {
       const path = Array.isArray(rawRegimes) ? `regimes[${i}]` : "regimes";
       if (typeof r === "string") {
@@ -688,6 +696,7 @@ function settingAxes(
         }
         regime.labels.push(r);
         regime.configs.push(named.config);
+        regime.descriptions!.push(named.description);
       } else if (isObj(r)) {
         checkKeys(p, path, r, ["name", "description", "settings"]);
         if (typeof r.name !== "string") p.add(`${path}.name`, "expected a text");
@@ -713,6 +722,7 @@ function settingAxes(
         }
         regime.labels.push(String(r.name));
         regime.configs.push(c);
+        regime.descriptions!.push(typeof r.description === "string" ? r.description : "custom");
       } else p.add(path, "expected a regime name or {name, settings}");
       regime.numeric.push(null);
     }
@@ -761,7 +771,7 @@ function settingAxes(
 function combine(axes: Axis[], scalars: ConfigInput): Setting[] {
   let out: { values: Record<string, string>; config: ConfigInput }[] = [{
     values: {},
-    config: scalars,
+    config: {},
   }];
   for (const a of axes) {
     out = out.flatMap((s) =>
@@ -771,10 +781,12 @@ function combine(axes: Axis[], scalars: ConfigInput): Setting[] {
       }))
     );
   }
+  // The study's single-valued settings come last: they win over a regime's.
   return out.map((s) => ({
-    ...s,
+    values: s.values,
+    config: { ...s.config, ...scalars },
     label: Object.entries(s.values).map(([k, v]) => `${k}=${v}`).join(" ") || "-",
-    qemu: resolveConfig(s.config).iteration === "qemu",
+    qemu: resolveConfig({ ...s.config, ...scalars }).iteration === "qemu",
   }));
 }
 
@@ -1043,17 +1055,14 @@ export async function loadStudy(
     for (const wi of profiling.workloads) {
       for (const tracker of profiling.trackers) {
         for (const [r, seed] of seeds.entries()) {
-          const w = {
-            ...workloads[wi],
-            config: { ...workloads[wi].config, startNs: profiling.spanNs },
-          };
+          const w = workloads[wi];
           const run = makeRun(
             runs.length,
             "profile",
             w,
             wi,
             -1,
-            { ...base, tracker },
+            { ...base, tracker, startNs: profiling.spanNs },
             baseline,
             r,
             seed,

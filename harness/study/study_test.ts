@@ -304,3 +304,28 @@ Deno.test("statistics match textbook values", () => {
   assert.equal(geomeanRatio([[1, 2], [4, 2], [0, 3]])!.ratio, 1);
   assert.equal(geomeanRatio([[1, 2], [4, 2], [0, 3]])!.cells, 2);
 });
+
+Deno.test("custom regimes, axes and single settings combine with the documented precedence", async () => {
+  const dir = Deno.makeTempDirSync();
+  const spec = writeStudy(dir, {
+    regimes: ["xen", {
+      name: "tight",
+      description: "QEMU at 10 ms",
+      settings: { iteration: "qemu", downtimeLimit: "10ms" },
+    }],
+    settings: { memory: "1MiB", maxRounds: 3, profileInterval: ["50ms", "100ms"] },
+    replicates: 2,
+  });
+  const plan = await loadStudy(spec);
+  assert.deepEqual(plan.axes.map((a) => a.key), ["regime", "profileInterval"]);
+  assert.equal(plan.settings.length, 4);
+  assert.equal(plan.settings[2].label, "regime=tight profileInterval=50ms");
+  assert.ok(plan.settings[2].qemu && !plan.settings[0].qemu);
+  // the study's maxRounds wins over xen's 5; the regime's limit and the axis apply
+  assert.ok(plan.runs.every((r) => r.config.maxRounds === 3));
+  assert.equal(plan.runs.find((r) => r.setting === 3)!.config.downtimeLimitNs, 10e6);
+  assert.equal(plan.runs.find((r) => r.setting === 3)!.config.profileIntervalNs, 100e6);
+  // a trace's own start, moved by nothing (replicates without offsets)
+  assert.ok(plan.runs.filter((r) => r.workload === 1).every((r) => r.config.startNs === 200e6));
+  Deno.removeSync(dir, { recursive: true });
+});

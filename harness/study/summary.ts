@@ -12,7 +12,7 @@
 
 import { formatDuration, formatTable, reportRow } from "../../mod.ts";
 import type { RunRecord } from "./runner.ts";
-import { NAMED_REGIMES, type StudyPlan } from "./spec.ts";
+import type { StudyPlan } from "./spec.ts";
 import { describe, geomeanRatio, type Paired, paired, type Ratio, type Sample } from "./stats.ts";
 
 /** One cell: a policy on a workload under one setting, over the replicates. */
@@ -216,7 +216,7 @@ export function summarize(plan: StudyPlan, records: RunRecord[], failed: number)
     const settings = plan.settings.filter((s) => groupOf(s.values) === g);
     return {
       name: g,
-      description: g === "all" ? "" : describeRegime(g),
+      description: g === "all" ? "" : describeRegime(plan, g),
       qemu: settings.every((s) => s.qemu),
       cells: settings.length * plan.workloads.length,
     };
@@ -291,8 +291,9 @@ export function summarize(plan: StudyPlan, records: RunRecord[], failed: number)
   };
 }
 
-function describeRegime(name: string): string {
-  return NAMED_REGIMES.find((r) => r.name === name)?.description ?? "custom";
+function describeRegime(plan: StudyPlan, name: string): string {
+  const axis = plan.axes.find((a) => a.key === "regime");
+  return axis?.descriptions?.[axis.labels.indexOf(name)] ?? "";
 }
 
 function profilingRows(plan: StudyPlan, profile: Map<string, RunRecord[]>): ProfilingRow[] {
@@ -489,7 +490,8 @@ export function formatScreen(s: Summary): string {
     `study '${s.study.name}' (${s.study.hash}): ${spec.policies.length} policies × ${spec.workloads.length} workloads × ${settingsCount} settings × ${spec.seeds.length} replicates; ${s.runs.done}/${s.runs.total} runs${
       s.runs.failed ? `, ${s.runs.failed} FAILED` : ""
     }`,
-    `Δ vs ${s.baseline}: geometric mean over cells of policy/baseline [95% CI], * CI excludes 0; k↓ k↑ cells significantly better/worse (Wilcoxon p < ${spec.alpha}); ◆ Pareto on downtime and pages`,
+    `Δ vs ${s.baseline}: geometric mean over cells of policy/baseline − 1 [95% CI], * where the CI excludes 0;`,
+    `k↓ k↑: cells significantly better / worse (paired Wilcoxon, p < ${spec.alpha}); ◆ Pareto on downtime and pages`,
   );
   if (spec.seeds.length < 6) {
     out.push(
