@@ -492,9 +492,8 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
     listening = true;
   } catch { /* not supported here */ }
   const events = {
-    done(rec: RunRecord) {
-      const line = JSON.stringify(rec);
-      lines.set(rec.index, line);
+    done(index: number, line: string) {
+      lines.set(index, line);
       journal.writeSync(enc.encode(line + "\n"));
       progress.tick();
     },

@@ -89,20 +89,21 @@ export function jobOf(plan: StudyPlan, run: RunSpec): Job {
 }
 
 /**
- * Builds a run's record around its report.
+ * A run's line of `runs.jsonl`: its identity and settings, then the report's JSON (as
+ * the worker serialised it, so the main thread does not serialise reports again).
  *
  * @param plan the study
  * @param run the run
- * @param report its report
- * @returns the record
+ * @param reportJson `JSON.stringify(report)`
+ * @returns the line (no newline): the JSON of a {@link RunRecord}
  *
  * @example Usage
  * ```ts ignore
- * const rec = recordOf(plan, plan.runs[0], report);
+ * const line = recordLine(plan, plan.runs[0], JSON.stringify(report));
  * ```
  */
-export function recordOf(plan: StudyPlan, run: RunSpec, report: RunReport): RunRecord {
-  return {
+export function recordLine(plan: StudyPlan, run: RunSpec, reportJson: string): string {
+  const head: Omit<RunRecord, "report"> = {
     index: run.index,
     study: plan.hash,
     kind: run.kind,
@@ -112,8 +113,8 @@ export function recordOf(plan: StudyPlan, run: RunSpec, report: RunReport): RunR
     replicate: run.replicate,
     seed: run.seed,
     startOffsetNs: run.startOffsetNs,
-    report,
   };
+  return `${JSON.stringify(head).slice(0, -1)},"report":${reportJson}}`;
 }
 
 /** Loads policies once per process, through the loader (so its sandbox applies). */
@@ -165,13 +166,13 @@ export async function runJob(job: Job, policies: PolicyCache): Promise<RunReport
 
 /** A message from a pool worker. */
 export type WorkerReply =
-  | { type: "done"; index: number; report: RunReport }
+  | { type: "done"; index: number; report: string }
   | { type: "fail"; index: number; message: string; user: boolean };
 
 /** Events of a study's execution, for progress and failures. */
 export interface RunEvents {
-  /** A run finished. */
-  done(record: RunRecord): void;
+  /** A run finished: its index and its line of `runs.jsonl`. */
+  done(index: number, line: string): void;
   /** A run failed: one line, naming the run and the reason. */
   fail(run: RunSpec, message: string, user: boolean): void;
 }
@@ -209,7 +210,7 @@ export async function runInProcess(
     if (stop.stopped) return;
     try {
       const report = await runJob(jobOf(plan, run), cache);
-      events.done(recordOf(plan, run, report));
+      events.done(run.index, recordLine(plan, run, JSON.stringify(report)));
     } catch (e) {
       events.fail(run, (e as Error).message, e instanceof PrecopyError);
     }
@@ -270,7 +271,7 @@ export function runInPool(
         const msg = e.data;
         const run = plan.runs[msg.index];
         active--;
-        if (msg.type === "done") events.done(recordOf(plan, run, msg.report));
+        if (msg.type === "done") events.done(run.index, recordLine(plan, run, msg.report));
         else events.fail(run, msg.message, msg.user);
         feed(w);
       };

@@ -19,7 +19,7 @@ self.onmessage = async (e: MessageEvent<Job>) => {
   const job = e.data;
   try {
     const report = await runJob(job, cache);
-    self.postMessage({ type: "done", index: job.index, report });
+    self.postMessage({ type: "done", index: job.index, report: JSON.stringify(report) });
   } catch (err) {
     self.postMessage({
       type: "fail",
