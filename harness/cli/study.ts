@@ -170,7 +170,11 @@ class ProgressLine {
   #eta(): string {
     const el = (performance.now() - this.#t0) / 1000;
     const rest = this.#done > 0 ? el / this.#done * (this.total - this.#done) : NaN;
-    return `${el.toFixed(0)} s elapsed${Number.isFinite(rest) ? `, ETA ${rest.toFixed(0)} s` : ""}`;
+    const t = (x: number) =>
+      x < 60
+        ? `${x.toFixed(x < 10 ? 1 : 0)} s`
+        : `${Math.floor(x / 60)} min ${Math.round(x % 60)} s`;
+    return `${t(el)} elapsed${Number.isFinite(rest) ? `, ETA ${t(rest)}` : ""}`;
   }
   #draw(): void {
     const w = 30, f = Math.round(w * this.#done / Math.max(1, this.total));

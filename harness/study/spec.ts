@@ -335,7 +335,14 @@ function settingParsers(): Map<string, SettingParser> {
     } else if (typeof def === "string") {
       m.set(
         item,
-        one((v, where) => typeof v === "string" ? v : bad(where, "expected a text")),
+        one((v, where) => {
+          if (typeof v !== "string") return bad(where, "expected a text");
+          // the engine checks the tracker only when a run starts: check it with the spec
+          if (item === "tracker" && !TRACKER_KINDS.includes(v)) {
+            bad(where, `'${v}' is not one of ${TRACKER_KINDS.join(", ")}`);
+          }
+          return v;
+        }),
       );
     } else if (typeof def === "boolean") {
       m.set(

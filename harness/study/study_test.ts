@@ -225,7 +225,7 @@ Deno.test("spec mistakes are each reported with their key path", async () => {
   const spec = writeStudy(dir, {
     colour: "red",
     regimes: ["xen", "kvm"],
-    settings: { memory: "1MiB", bandwith: "1G", clear: ["send", "sometimes"] },
+    settings: { memory: "1MiB", bandwith: "1G", clear: ["send", "sometimes"], tracker: "ept" },
     policies: ["sequential", { name: "staged-history", params: { stagez: [2] } }],
     replicates: { seeds: 0 },
     metrics: ["downtime", "speed"],
@@ -240,14 +240,15 @@ Deno.test("spec mistakes are each reported with their key path", async () => {
         "policies\\[1\\].params: .*unknown parameter 'stagez'",
         "replicates.seeds: expected a count",
         "metrics\\[1\\]: unknown metric",
+        "settings.tracker: 'ept' is not one of ept-ad",
       ]
     ) assert.match(e.message, new RegExp(path));
-    assert.match(e.message, /^7 problems in the study spec/);
+    assert.match(e.message, /^8 problems in the study spec/);
     return true;
   });
   const c = capture();
   assert.equal(await runStudy([spec, "--out", `${dir}/out`], c.io), 2);
-  assert.match(c.err(), /^error: 7 problems/);
+  assert.match(c.err(), /^error: 8 problems/);
   Deno.removeSync(dir, { recursive: true });
 });
 

@@ -342,7 +342,7 @@ function curvesOf(plan: StudyPlan, first: Map<number, RunRecord>): Summary["curv
 }
 
 function cellName(c: Cell): string {
-  return `${c.workload}${c.settingLabel === "-" ? "" : ` ${c.settingLabel}`}`;
+  return `${c.workload}${c.settingLabel === "-" ? "" : ` [${c.settingLabel}]`}`;
 }
 
 function claims(plan: StudyPlan, cells: Cell[], profile: Map<string, RunRecord[]>): Claim[] {
