@@ -1,523 +1,67 @@
 /**
- * `deno task bench`: every policy in `policies/` × every workload in
- * `fixtures/workloads.json` × `clear=send` and `clear=round` × two stop regimes:
- *
- * - `qemu` — QEMU's rule (`iteration=qemu`, 300 ms limit, 30 rounds): a converging run
- *   pauses as soon as the pending bytes fit, so downtime sits just under the limit and
- *   policies differ in rounds, pages sent and total time;
- * - `xen` — Xen's forced switchover (5 rounds, or fewer than 50 frames pending, no
- *   bandwidth rule): downtime is what is left after round 5, so downtime differs.
- *
- * Both add the fixed downtime costs of {@link DOWNTIME_FLOORS} (device state, pause and
- * resume). Each table lists contenders, then future-informed heuristics, then bounds, the
- * last row being the stop-and-copy floor of the cell (docs/bounds.md); downtime is also
- * shown as an absolute and relative difference from `sequential`.
- *
- * Prints a table per workload, writes `results.json`, `results.csv` and `floors.json` (each
- * cell's stop-and-copy floor) to `--out`.
+ * `deno task bench`: the default study, `fixtures/studies/bench.json` — every policy in
+ * `policies/` × every workload in `fixtures/workloads.json` × `clear=send` and
+ * `clear=round` × QEMU's and Xen's stop rules × 6 replicates, and the profiling-overhead
+ * comparison of every tracker — run by the study runner. Its flags are shortcuts that
+ * narrow or change that spec; anything else is a study spec of your own
+ * (`deno task study`, docs/studies.md).
  *
  * @module
  */
 
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  type ConfigInput,
-  formatDuration,
-  formatTable,
-  type LoadedPolicy,
-  loadPolicies,
-  type MigrationConfig,
-  parseWorkload,
-  PrecopyError,
-  REPORT_COLUMNS,
-  reportRow,
-  type RunReport,
-  simulate,
-  stopCopyFloor,
-  toCsv,
-} from "../mod.ts";
-import { reportError, stdio } from "../harness/cli/kit.ts";
-import { configFromFlags } from "../harness/config.ts";
-import { isTraceSpec } from "../harness/trace/trace.ts";
-import { TRACKER_KINDS } from "../harness/trackers/tracker.ts";
+import { PrecopyError } from "../harness/errors.ts";
+import { type CliIo, reportError, stdio } from "../harness/cli/kit.ts";
+import { runStudy } from "../harness/cli/study.ts";
+import { formatProfiling, type Summary } from "../harness/study/summary.ts";
+import { parseInteger } from "../harness/units.ts";
 
-/** A stop regime of the matrix. */
-export interface Regime {
-  /** Short name used in tables and files. */
-  name: string;
-  /** What it models. */
-  description: string;
-  /** Configuration it sets. */
-  config: ConfigInput;
-}
+/** The default study. */
+export const BENCH_SPEC: URL = new URL("../fixtures/studies/bench.json", import.meta.url);
 
-/** The fixed part of a hypervisor's downtime, besides the pages it sends paused. */
-export interface DowntimeFloor {
-  /** Device state sent during downtime, bytes (`--device-state`). */
-  deviceState: number;
-  /** Pause and resume overhead, ns (`--pause-resume`). */
-  pauseResumeNs: number;
-  /** Where the values come from, and how sure they are. */
-  source: string;
-}
-
-/**
- * Fixed downtime costs per hypervisor, the one place the bench (and studies) take them
- * from. No published per-component figure (device-state size, pause and resume time) was
- * found for either hypervisor; the values are our assumptions, kept well below the
- * smallest published *total* downtimes they are part of (docs/bounds.md, "Floors").
- */
-export const DOWNTIME_FLOORS: Readonly<Record<"qemu" | "xen", DowntimeFloor>> = Object.freeze({
-  qemu: {
-    deviceState: 512 * 1024,
-    pauseResumeNs: 10e6,
-    source: "our assumption, below QEMU's documented typical downtime of a low hundred ms",
-  },
-  xen: {
-    deviceState: 512 * 1024,
-    pauseResumeNs: 10e6,
-    source: "our assumption, below Clark et al. (NSDI 2005): 60 ms (Quake 3), 210 ms (SPECweb)",
-  },
-});
-
-/** The two regimes the bench shows (docs/bench.md). */
-export const REGIMES: readonly Regime[] = [
-  {
-    name: "qemu",
-    description: "QEMU: re-sync at threshold, pause when pending < bandwidth × 300 ms",
-    config: {
-      iteration: "qemu",
-      downtimeLimitNs: 300e6,
-      maxRounds: 30,
-      deviceState: DOWNTIME_FLOORS.qemu.deviceState,
-      pauseResumeNs: DOWNTIME_FLOORS.qemu.pauseResumeNs,
-    },
-  },
-  {
-    name: "xen",
-    description: "Xen: forced after 5 rounds or < 50 frames pending",
-    config: {
-      iteration: "drain",
-      downtimeLimitNs: 0,
-      maxRounds: 5,
-      minPending: 50,
-      deviceState: DOWNTIME_FLOORS.xen.deviceState,
-      pauseResumeNs: DOWNTIME_FLOORS.xen.pauseResumeNs,
-    },
-  },
-];
-
-/** The clear modes the matrix runs. */
-export const CLEARS: readonly MigrationConfig["clear"][] = ["send", "round"];
-
-/** One named workload of `fixtures/workloads.json`. */
-export interface FixtureWorkload {
-  /** Short name. */
-  name: string;
-  /** Generator spec or trace path (relative to the fixtures folder). */
-  spec: string;
-  /** What it is. */
-  description: string;
-  /** Guest memory override. */
-  memory?: string;
-  /** Link rate override. */
-  bandwidth?: string;
-  /** When migration starts (trace time); the profiler runs before it. */
-  start?: string;
-}
-
-/** The fixture file's shape. */
-export interface Fixtures {
-  /** Default guest memory. */
-  memory: string;
-  /** Default link rate. */
-  bandwidth: string;
-  /** The workloads. */
-  workloads: FixtureWorkload[];
-}
-
-const FIXTURES = new URL("../fixtures/workloads.json", import.meta.url);
-
-/**
- * Reads and checks `fixtures/workloads.json`.
- *
- * @param url the file (default: this project's)
- * @returns the fixtures
- * @throws {PrecopyError} naming the file and the problem
- */
-export function readFixtures(url: URL = FIXTURES): Fixtures {
-  let f: Fixtures;
-  try {
-    f = JSON.parse(Deno.readTextFileSync(url));
-  } catch (e) {
-    throw new PrecopyError("config", `${url.pathname}: ${(e as Error).message}`);
-  }
-  if (
-    !Array.isArray(f.workloads) || typeof f.memory !== "string" || typeof f.bandwidth !== "string"
-  ) {
-    throw new PrecopyError("config", `${url.pathname}: needs memory, bandwidth and workloads[]`);
-  }
-  for (const w of f.workloads) {
-    if (typeof w.name !== "string" || typeof w.spec !== "string") {
-      throw new PrecopyError("config", `${url.pathname}: every workload needs a name and a spec`);
-    }
-  }
-  return f;
-}
-
-/** One cell of the matrix. */
-export interface Job {
-  /** Workload fixture. */
-  workload: FixtureWorkload;
-  /** Policy. */
-  policy: LoadedPolicy;
-  /** Clear mode. */
-  clear: MigrationConfig["clear"];
-  /** Stop regime. */
-  regime: Regime;
-}
-
-/** A finished cell. */
-export interface Result {
-  /** Workload fixture name. */
-  workload: string;
-  /** Regime name. */
-  regime: string;
-  /** The run's report. */
-  report: RunReport;
-}
-
-const HELP = `precopy-lab bench — every policy on every fixture workload
+const HELP = `precopy-lab bench — the default study: every policy on every fixture workload
 
 usage: deno task bench [options]
 
-  --policy NAME      only this policy (repeatable)
-  --workload NAME    only this fixture workload (repeatable)
-  --memory SIZE      guest memory for every workload            [fixtures: 256MiB]
-  --bandwidth RATE   link rate for every workload               [fixtures: 128MiB/s]
-  --seed N           seed                                          [1]
-  --out DIR          where results.json and results.csv go         [bench/results]
-  --json             print the results as JSON on stdout instead of tables
-  -h, --help         this text
+  --policy NAME|PATH  only this policy (repeatable; a path adds a policy file)
+  --workload NAME     only this fixture workload (repeatable)
+  --memory SIZE       guest memory for every workload            [fixtures: 256MiB]
+  --bandwidth RATE    link rate for every workload               [fixtures: 128MiB/s]
+  --clear MODE        only this clear mode                       [send and round]
+  --tracker KIND      dirty tracking of the compared runs        [ept-ad]
+  --seed N            first seed of the replicates               [1]
+  --replicates N      replicates per cell                        [6]
+  --jobs N            runs in parallel                           [the machine's cores]
+  --out DIR           where the study's files go                 [bench/results]
+  --resume            skip runs already in --out
+  --tables            print the per-cell tables too
+  --json              print summary.json on stdout instead of the screen
+  --quiet             no progress on stderr
+  -h, --help          this text
 
-Runs policies/*.ts x fixtures/workloads.json x clear=send,round x regimes:
-${REGIMES.map((r) => `  ${r.name.padEnd(6)} ${r.description}`).join("\n")}
-Both regimes add device state and pause/resume (DOWNTIME_FLOORS: 512 KiB, 10 ms).
-In each table, * marks the lowest downtime and + the fewest pages sent among the
-contenders of that clear mode and regime; future-informed heuristics follow them, and
-the last row is the cell's stop-and-copy floor, a proven lower bound for every policy
-(docs/bounds.md). "vs sequential" is downtime's difference, absolute and relative.
-Then the profiling-overhead comparison: uniform-light, hotcold and gcc profiled for 5s
-by every tracker (${TRACKER_KINDS.join(", ")}), written to profiling.json too.
+Runs fixtures/studies/bench.json (see docs/studies.md): per regime, each policy against
+sequential with 95 % intervals and paired tests, Pareto marks, the paper's claims as
+measured, then the profiling-overhead comparison of every tracker. The files in --out:
+runs.jsonl, runs.csv, summary.json, report.html, tables.txt.
 `;
-
-/** The stop-and-copy floor of one cell (see {@link cellFloor}). */
-export interface CellFloor {
-  /** Fixture name. */
-  workload: string;
-  /** Regime name. */
-  regime: string;
-  /** Clear mode. */
-  clear: string;
-  /** No policy pausing within [fromNs, toNs] sends fewer pages in stop-and-copy. */
-  stopCopyPages: number;
-  /** The downtime those pages, the device state and pause/resume take at least, ns. */
-  downtimeNs: number;
-  /** The pause times and the most stall of the cell's runs, which the floor covers. */
-  fromNs: number;
-  /** Latest pause of the cell's runs, ns. */
-  toNs: number;
-  /** Most guest time a run of the cell lost to tracking stalls, ns. */
-  stallNs: number;
-}
-
-/**
- * The stop-and-copy floor of a cell: a lower bound on every policy's stop-and-copy pages
- * and downtime, for runs that pause between the cell's earliest and latest pause and
- * stall the guest no more than its runs did (docs/bounds.md).
- *
- * @param cell the cell's finished runs (one workload, regime and clear mode)
- * @param spec the workload spec the runs used (a trace path resolved)
- * @returns the floor
- */
-export function cellFloor(cell: Result[], spec: string): CellFloor {
-  const reports = cell.map((r) => r.report);
-  const c = reports[0].config;
-  const slotNs = (c.pageSize + c.pageHeader) * 1e9 / c.bandwidth;
-  const pause = reports.map((r) => c.startNs + r.totalTimeNs - r.downtimeNs);
-  const stallNs = Math.max(
-    ...reports.map((r) => r.tracker.guestOverheadNs + r.profiling.guestOverheadNs),
-  );
-  const fromNs = Math.min(...pause), toNs = Math.max(...pause);
-  const f = stopCopyFloor({
-    workload: parseWorkload(spec),
-    pages: c.pages,
-    seed: c.seed,
-    slotNs,
-    fromNs,
-    toNs,
-    stallNs,
-  });
-  const downtimeNs = Math.floor(
-    (f.pages * (c.pageSize + c.pageHeader) + c.deviceState) * 1e9 / c.bandwidth +
-      c.pauseResumeNs,
-  );
-  return {
-    workload: cell[0].workload,
-    regime: cell[0].regime,
-    clear: c.clear,
-    stopCopyPages: f.pages,
-    downtimeNs,
-    fromNs,
-    toNs,
-    stallNs,
-  };
-}
-
-const ROLE_ORDER = { "contender": 0, "future-informed heuristic": 1, "bound": 2 } as const;
-const ROLE_MARK = {
-  "contender": "",
-  "future-informed heuristic": " (future-informed)",
-  "bound": " (bound)",
-} as const;
-
-/** `+35.2ms (+553%)`: a difference with its share of the reference. */
-function versus(value: number, ref: number | undefined): string {
-  if (ref === undefined) return "";
-  const d = value - ref;
-  const sign = d >= 0 ? "+" : "−";
-  const pct = ref > 0 ? ` (${sign}${(100 * Math.abs(d) / ref).toFixed(1)}%)` : "";
-  return `${sign}${formatDuration(Math.abs(d))}${pct}`;
-}
-
-function cellTable(results: Result[], floor: CellFloor | null): string {
-  const rows: string[][] = [];
-  const contenders = results.filter((r) => r.report.policy.role === "contender");
-  const best = (f: (r: RunReport) => number) => Math.min(...contenders.map((r) => f(r.report)));
-  const bestDown = best((r) => r.downtimeNs);
-  const bestPages = best((r) => r.pagesSent);
-  const ref = results.find((r) => r.report.policy.name === "sequential")?.report.downtimeNs;
-  const sorted = [...results].sort((a, b) =>
-    ROLE_ORDER[a.report.policy.role] - ROLE_ORDER[b.report.policy.role]
-  );
-  for (const { report: r } of sorted) {
-    const mark = r.policy.role !== "contender"
-      ? ROLE_MARK[r.policy.role]
-      : `${r.downtimeNs === bestDown ? " *" : ""}${r.pagesSent === bestPages ? " +" : ""}`;
-    rows.push([
-      r.policy.name + mark,
-      formatDuration(r.downtimeNs),
-      versus(r.downtimeNs, ref),
-      formatDuration(r.totalTimeNs),
-      r.pagesSent.toLocaleString("en-US"),
-      r.stopCopyPages.toLocaleString("en-US"),
-      r.necessaryResends.toLocaleString("en-US"),
-      r.redundantResends.toLocaleString("en-US"),
-      String(r.rounds),
-      r.switchover,
-    ]);
-  }
-  if (floor !== null) {
-    rows.push([
-      "stop-copy floor (bound)",
-      `≥ ${formatDuration(floor.downtimeNs)}`,
-      versus(floor.downtimeNs, ref),
-      "",
-      "",
-      `≥ ${floor.stopCopyPages.toLocaleString("en-US")}`,
-      "",
-      "",
-      "",
-      "",
-    ]);
-  }
-  return formatTable(
-    [
-      "policy",
-      "downtime",
-      "vs sequential",
-      "total time",
-      "pages sent",
-      "stop-copy",
-      "nec. resends",
-      "red. resends",
-      "rounds",
-      "switchover",
-    ],
-    rows,
-  );
-}
-
-/**
- * Formats the matrix: a section per workload, a table per clear mode and regime.
- *
- * @param results the finished cells
- * @param fixtures the workloads, for descriptions
- * @param floors each cell's stop-and-copy floor, if computed
- * @returns text for a terminal
- */
-export function formatMatrix(
-  results: Result[],
-  fixtures: FixtureWorkload[],
-  floors: CellFloor[] = [],
-): string {
-  const out: string[] = [];
-  for (const w of fixtures) {
-    const mine = results.filter((r) => r.workload === w.name);
-    if (mine.length === 0) continue;
-    const c = mine[0].report.config;
-    out.push(
-      `== ${w.name}: ${w.spec}  (${w.description}; ${c.pages.toLocaleString("en-US")} frames)`,
-    );
-    for (const regime of REGIMES) {
-      for (const clear of CLEARS) {
-        const cell = mine.filter((r) =>
-          r.regime === regime.name && r.report.config.clear === clear
-        );
-        if (cell.length === 0) continue;
-        const floor = floors.find((f) =>
-          f.workload === w.name && f.regime === regime.name && f.clear === clear
-        ) ?? null;
-        out.push(`-- regime ${regime.name}, clear=${clear}`, cellTable(cell, floor), "");
-      }
-    }
-  }
-  return out.join("\n");
-}
-
-/** A fixture's workload spec, with a trace path resolved against the fixtures folder. */
-function fixtureSpec(f: FixtureWorkload): string {
-  return isTraceSpec(f.spec) ? new URL(f.spec, FIXTURES).pathname : f.spec;
-}
-
-/**
- * Every cell's stop-and-copy floor (one per workload, regime and clear mode run).
- *
- * @param results the finished runs
- * @param fixtures the workloads run
- * @returns the floors
- */
-export function matrixFloors(results: Result[], fixtures: FixtureWorkload[]): CellFloor[] {
-  const floors: CellFloor[] = [];
-  for (const w of fixtures) {
-    for (const regime of REGIMES) {
-      for (const clear of CLEARS) {
-        const cell = results.filter((r) =>
-          r.workload === w.name && r.regime === regime.name && r.report.config.clear === clear
-        );
-        if (cell.length > 0) floors.push(cellFloor(cell, fixtureSpec(w)));
-      }
-    }
-  }
-  return floors;
-}
-
-/**
- * Runs the matrix.
- *
- * @param jobs the cells to run
- * @param base configuration shared by every cell
- * @param onDone called after each cell (for progress)
- * @returns the results in job order
- */
-export function runMatrix(
-  jobs: Job[],
-  base: ConfigInput,
-  onDone?: (i: number, job: Job) => void,
-): Result[] {
-  return jobs.map((job, i) => {
-    const f = job.workload;
-    const flags = configFromFlags({ memory: f.memory, bandwidth: f.bandwidth, start: f.start });
-    const report = simulate({
-      workload: parseWorkload(fixtureSpec(f)),
-      policy: job.policy,
-      config: { ...flags, ...base, clear: job.clear, ...job.regime.config },
-    });
-    onDone?.(i, job);
-    return { workload: f.name, regime: job.regime.name, report };
-  });
-}
-
-/** Workloads of the profiling-overhead comparison (those present in the fixtures). */
-const PROFILED = ["uniform-light", "hotcold", "gcc"];
-/** How long each is profiled before migration starts. */
-const PROFILE_SPAN = "5s";
-
-/** One tracker profiling one workload. */
-export interface OverheadRow {
-  /** Fixture name. */
-  workload: string;
-  /** Tracker kind. */
-  tracker: string;
-  /** Profiled span, ns. */
-  spanNs: number;
-  /** The tracking costs over that span. */
-  profiling: RunReport["profiling"];
-}
-
-/**
- * The paper's second claim, measured: the same workloads profiled for the same span at
- * the same interval by every tracker; guest slowdown, exits and host CPU side by side.
- *
- * @param fixtures the fixture workloads (those named in PROFILED are used)
- * @param base shared configuration
- * @param policy any policy (the migration after the profiled span is not reported)
- * @returns one row per workload and tracker
- */
-export function profilingOverhead(
-  fixtures: FixtureWorkload[],
-  base: ConfigInput,
-  policy: LoadedPolicy,
-): OverheadRow[] {
-  const rows: OverheadRow[] = [];
-  for (const f of fixtures.filter((w) => PROFILED.includes(w.name))) {
-    for (const tracker of TRACKER_KINDS) {
-      const [r] = runMatrix(
-        [{ workload: { ...f, start: PROFILE_SPAN }, policy, clear: "round", regime: REGIMES[1] }],
-        { ...base, tracker },
-      );
-      rows.push({
-        workload: f.name,
-        tracker,
-        spanNs: r.report.config.startNs,
-        profiling: r.report.profiling,
-      });
-    }
-  }
-  return rows;
-}
-
-/**
- * Formats the profiling-overhead comparison.
- *
- * @param rows the rows
- * @returns text for a terminal
- */
-export function formatOverhead(rows: OverheadRow[]): string {
-  if (rows.length === 0) return "";
-  return `== profiling overhead: each workload profiled for ${PROFILE_SPAN} at the same interval by every tracker\n` +
-    formatTable(
-      ["workload", "tracker", "exits", "guest overhead", "guest slowdown", "host CPU", "flushes"],
-      rows.map((r) => [
-        r.workload,
-        r.tracker,
-        r.profiling.exits.toLocaleString("en-US"),
-        formatDuration(r.profiling.guestOverheadNs),
-        `${r.profiling.slowdownPct.toFixed(3)}%`,
-        formatDuration(r.profiling.hostCpuNs),
-        r.profiling.flushes.toLocaleString("en-US"),
-      ]),
-    ) + "\n";
-}
 
 /**
  * Command-line entry.
  *
  * @param args arguments
+ * @param io output sinks
  * @returns exit status
+ *
+ * @example Usage
+ * ```ts
+ * import { main } from "./matrix.ts";
+ * import assert from "node:assert/strict";
+ * const io = { out: () => {}, err: () => {}, interactive: false };
+ * assert.equal(await main(["--help"], io), 0);
+ * ```
  */
-export async function main(args: string[]): Promise<number> {
-  const io = stdio, err = stdio.err;
+export async function main(args: string[], io: CliIo = stdio): Promise<number> {
   try {
     const { values: v, positionals } = parseArgs({
       args,
@@ -527,9 +71,16 @@ export async function main(args: string[]): Promise<number> {
         workload: { type: "string", multiple: true },
         memory: { type: "string" },
         bandwidth: { type: "string" },
+        clear: { type: "string" },
+        tracker: { type: "string" },
         seed: { type: "string" },
+        replicates: { type: "string" },
+        jobs: { type: "string" },
         out: { type: "string" },
+        resume: { type: "boolean" },
+        tables: { type: "boolean" },
         json: { type: "boolean" },
+        quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -540,77 +91,48 @@ export async function main(args: string[]): Promise<number> {
       io.out(HELP);
       return 0;
     }
-    const fixtures = readFixtures();
-    const base = configFromFlags({ memory: v.memory, bandwidth: v.bandwidth, seed: v.seed });
-    let policies = await loadPolicies();
-    if (v.policy) {
-      const unknown = v.policy.filter((n) => !policies.some((p) => p.definition.meta.name === n));
-      if (unknown.length) {
-        throw new PrecopyError("config", `--policy: no policy named ${unknown.join(", ")}`);
-      }
-      policies = policies.filter((p) => v.policy!.includes(p.definition.meta.name));
+    const spec = JSON.parse(Deno.readTextFileSync(BENCH_SPEC));
+    const overrides: Record<string, unknown> = {};
+    const settings: Record<string, unknown> = {};
+    if (v.memory !== undefined) settings.memory = v.memory;
+    if (v.bandwidth !== undefined) settings.bandwidth = v.bandwidth;
+    if (v.clear !== undefined) settings.clear = v.clear;
+    if (v.tracker !== undefined) settings.tracker = v.tracker;
+    if (Object.keys(settings).length) overrides.settings = settings;
+    if (v.seed !== undefined || v.replicates !== undefined) {
+      const first = v.seed === undefined ? 1 : parseInteger(v.seed, "--seed", 0, 0xffffffff);
+      const count = v.replicates === undefined
+        ? spec.replicates.seeds
+        : parseInteger(v.replicates, "--replicates", 1, 10000);
+      overrides.replicates = {
+        ...spec.replicates,
+        seeds: Array.from({ length: count }, (_, i) => first + i),
+      };
     }
-    let workloads = fixtures.workloads;
-    if (v.workload) {
-      const unknown = v.workload.filter((n) => !workloads.some((w) => w.name === n));
-      if (unknown.length) {
-        throw new PrecopyError(
-          "config",
-          `--workload: no fixture named ${unknown.join(", ")}; fixtures: ${
-            workloads.map((w) => w.name).join(", ")
-          }`,
-        );
-      }
-      workloads = workloads.filter((w) => v.workload!.includes(w.name));
-    }
-    const withDefaults = workloads.map((w) => ({
-      memory: fixtures.memory,
-      bandwidth: fixtures.bandwidth,
-      ...w,
-    }));
-    const jobs: Job[] = [];
-    for (const workload of withDefaults) {
-      for (const regime of REGIMES) {
-        for (const clear of CLEARS) {
-          for (const policy of policies) jobs.push({ workload, policy, clear, regime });
-        }
-      }
-    }
-    const t0 = performance.now();
-    const results = runMatrix(jobs, base, (i, j) => {
-      const line = `[${
-        String(i + 1).padStart(3)
-      }/${jobs.length}] ${j.workload.name} · ${j.policy.definition.meta.name} · clear=${j.clear} · ${j.regime.name}`;
-      if (io.interactive) err(`\r\x1b[K${line}`);
-      else if ((i + 1) % Math.max(1, Math.round(jobs.length / 10)) === 0 || i + 1 === jobs.length) {
-        err(`${line}\n`);
-      }
+    const isPath = (p: string) => /[/]|\.ts$|\.js$/.test(p);
+    // Files given on the command line are relative to the working folder.
+    const paths = (v.policy ?? []).filter(isPath).map((p) => resolve(Deno.cwd(), p));
+    if (paths.length) overrides.policies = ["all", ...paths];
+    const out = v.out ?? new URL("./results", import.meta.url).pathname;
+    const flags = ["--out", out];
+    if (v.jobs !== undefined) flags.push("--jobs", v.jobs);
+    if (v.resume) flags.push("--resume");
+    if (v.tables) flags.push("--tables");
+    if (v.quiet) flags.push("--quiet");
+    return await runStudy([BENCH_SPEC.pathname, ...flags], io, {
+      overrides,
+      onlyPolicies: v.policy?.map((p) => (isPath(p) ? resolve(Deno.cwd(), p) : p)),
+      onlyWorkloads: v.workload,
+      json: v.json === true,
+      after: () => {
+        const s: Summary = JSON.parse(Deno.readTextFileSync(`${out}/summary.json`));
+        return s.profiling.length
+          ? `\n== profiling overhead: each workload profiled for the same span at the same interval by every tracker\n${
+            formatProfiling(s.profiling)
+          }\n`
+          : "";
+      },
     });
-    if (io.interactive) err("\r\x1b[K");
-    const outDir = v.out ?? new URL("./results", import.meta.url).pathname;
-    const records = results.map((r) => ({ fixture: r.workload, regime: r.regime, ...r.report }));
-    Deno.mkdirSync(outDir, { recursive: true });
-    Deno.writeTextFileSync(`${outDir}/results.json`, JSON.stringify(records, null, 1) + "\n");
-    Deno.writeTextFileSync(
-      `${outDir}/results.csv`,
-      toCsv(
-        ["fixture", "regime", ...REPORT_COLUMNS],
-        results.map((r) => ({ fixture: r.workload, regime: r.regime, ...reportRow(r.report) })),
-      ),
-    );
-    const floors = matrixFloors(results, withDefaults);
-    Deno.writeTextFileSync(`${outDir}/floors.json`, JSON.stringify(floors, null, 1) + "\n");
-    const overhead = profilingOverhead(withDefaults, base, policies[0]);
-    const secs = ((performance.now() - t0) / 1000).toFixed(1);
-    Deno.writeTextFileSync(`${outDir}/profiling.json`, JSON.stringify(overhead, null, 1) + "\n");
-    if (v.json) io.out(JSON.stringify({ runs: records, floors, profiling: overhead }) + "\n");
-    else {
-      io.out(formatMatrix(results, withDefaults, floors) + "\n" + formatOverhead(overhead) + "\n");
-    }
-    err(
-      `${jobs.length} runs (${policies.length} policies × ${withDefaults.length} workloads × ${CLEARS.length} clear modes × ${REGIMES.length} regimes) and ${overhead.length} profiling runs in ${secs} s; results in ${outDir}/results.{json,csv}, floors.json, profiling.json\n`,
-    );
-    return 0;
   } catch (e) {
     return reportError(e, io);
   }

@@ -1,55 +1,60 @@
 import assert from "node:assert/strict";
 import { main } from "./matrix.ts";
 
-Deno.test("deno task bench writes tables, results.json and results.csv for the chosen cells", async () => {
+const quiet = () => {
+  let out = "";
+  return {
+    io: { out: (t: string) => void (out += t), err: () => {}, interactive: false },
+    text: () => out,
+  };
+};
+
+Deno.test("deno task bench runs the default study narrowed by its shortcut flags", async () => {
   const out = Deno.makeTempDirSync();
+  const q = quiet();
   const code = await main([
-    "--policy",
-    "sequential",
     "--policy",
     "oracle",
     "--workload",
     "hotcold",
+    "--workload",
+    "uniform-light",
     "--memory",
-    "16MiB",
+    "8MiB",
+    "--clear",
+    "round",
+    "--replicates",
+    "2",
+    "--jobs",
+    "1",
+    "--quiet",
     "--out",
     out,
-  ]);
+  ], q.io);
   assert.equal(code, 0);
-  const json = JSON.parse(Deno.readTextFileSync(`${out}/results.json`));
-  // 2 policies × 1 workload × 2 clear modes × 2 regimes
-  assert.equal(json.length, 8);
+  const lines = Deno.readTextFileSync(`${out}/runs.jsonl`).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  // (sequential + oracle) × 2 workloads × 1 clear × 2 regimes × 2 replicates, and the
+  // profiling part: 2 workloads × 4 trackers × 2 replicates
+  assert.equal(lines.filter((l) => l.kind === "main").length, 16);
+  assert.equal(lines.filter((l) => l.kind === "profile").length, 16);
   assert.deepEqual(
-    new Set(json.map((r: { regime: string }) => r.regime)),
+    new Set(lines.map((l) => l.setting.regime).filter(Boolean)),
     new Set(["qemu", "xen"]),
   );
-  const csv = Deno.readTextFileSync(`${out}/results.csv`).trim().split("\n");
-  assert.equal(csv.length, 9);
-  assert.match(csv[0], /^fixture,regime,policy,oracle,role,workload,/);
-  assert.match(
-    csv[1],
-    /^hotcold,qemu,oracle,true,future-informed heuristic,"hotcold:rate=40k,hot=15%,hotShare=95%",1,send,/,
-  );
-  // the floor: one per cell, never beaten by a run of the cell, and above the fixed costs
-  const floors = JSON.parse(Deno.readTextFileSync(`${out}/floors.json`));
-  assert.equal(floors.length, 4);
-  for (const f of floors) {
-    const cell = json.filter((r: { regime: string; config: { clear: string } }) =>
-      r.regime === f.regime && r.config.clear === f.clear
-    );
-    assert.equal(cell.length, 2);
-    for (const r of cell) {
-      assert.ok(r.stopCopyPages >= f.stopCopyPages);
-      assert.ok(r.downtimeNs >= f.downtimeNs);
-      assert.ok(r.config.pauseResumeNs > 0 && r.config.deviceState > 0);
-    }
-    assert.ok(f.downtimeNs >= 10e6);
-  }
-  assert.ok(floors.some((f: { stopCopyPages: number }) => f.stopCopyPages > 0));
+  assert.ok(lines.every((l) => l.kind === "profile" || l.report.config.clear === "round"));
+  const csv = Deno.readTextFileSync(`${out}/runs.csv`).trim().split("\n");
+  assert.equal(csv.length, 33);
+  assert.match(q.text(), /regime qemu/);
+  assert.match(q.text(), /oracle \[bound\]/);
+  assert.match(q.text(), /profiling overhead/);
+  for (const f of ["summary.json", "report.html", "tables.txt"]) Deno.statSync(`${out}/${f}`);
   Deno.removeSync(out, { recursive: true });
 });
 
 Deno.test("deno task bench rejects an unknown fixture or policy", async () => {
-  assert.equal(await main(["--workload", "nope"]), 2);
-  assert.equal(await main(["--policy", "nope"]), 2);
+  const q = quiet();
+  assert.equal(await main(["--workload", "nope", "--out", Deno.makeTempDirSync()], q.io), 2);
+  assert.equal(await main(["--policy", "nope", "--out", Deno.makeTempDirSync()], q.io), 2);
 });

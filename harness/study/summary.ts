@@ -1,0 +1,674 @@
+/**
+ * A study's summary: statistics per cell (workload × setting × policy) and against the
+ * baseline, aggregates per regime across workloads, Pareto marks, the verdicts on the
+ * paper's claims, the profiling table by tracker and the per-round curves of one cell —
+ * and the terminal's one-screen view of it and the per-cell tables.
+ *
+ * The summary is a pure function of the plan and the runs (no clock, no paths), so a
+ * merge of shards gives the same bytes as one unsharded run.
+ *
+ * @module
+ */
+
+import { formatDuration, formatTable, reportRow } from "../../mod.ts";
+import type { RunRecord } from "./runner.ts";
+import type { StudyPlan } from "./spec.ts";
+import { describe, geomeanRatio, type Paired, paired, type Ratio, type Sample } from "./stats.ts";
+
+/** One cell: a policy on a workload under one setting, over the replicates. */
+export interface Cell {
+  /** Workload name. */
+  workload: string;
+  /** Axis values. */
+  setting: Record<string, string>;
+  /** Setting label. */
+  settingLabel: string;
+  /** Policy label. */
+  policy: string;
+  /** Whether the policy is a bound. */
+  oracle: boolean;
+  /** Replicates that ran. */
+  n: number;
+  /** Per metric: the sample over replicates. */
+  metrics: Record<string, Sample>;
+  /** Per metric: the values by replicate (null where the run failed). */
+  values: Record<string, (number | null)[]>;
+  /** Per metric: the paired comparison with the baseline (absent for the baseline). */
+  vsBaseline?: Record<string, Paired>;
+  /** No other contender is better on both downtime and pages in this cell (bounds: false). */
+  pareto: boolean;
+}
+
+/** A policy across the cells of a group (a regime, or the whole study). */
+export interface Aggregate {
+  /** Group name (the regime, or `all`). */
+  group: string;
+  /** Policy label. */
+  policy: string;
+  /** Whether it is a bound. */
+  oracle: boolean;
+  /** Per metric: geometric mean ratio to the baseline and counts of significant cells. */
+  metrics: Record<string, { ratio: Ratio | null; better: number; worse: number; cells: number }>;
+  /** No other contender is better on both downtime and pages in this group. */
+  pareto: boolean;
+}
+
+/** A claim as the study measured it. */
+export interface Claim {
+  /** The claim. */
+  text: string;
+  /** What was checked. */
+  test: string;
+  /** Whether the study could measure it (else `reason` says why not). */
+  measured: boolean;
+  /** Why not. */
+  reason?: string;
+  /** Cells where it holds. */
+  holds: string[];
+  /** Cells where it fails. */
+  fails: string[];
+  /** Cells without a significant difference either way. */
+  inconclusive: string[];
+}
+
+/** One row of the profiling table. */
+export interface ProfilingRow {
+  /** Workload. */
+  workload: string;
+  /** Tracker. */
+  tracker: string;
+  /** Guest slowdown while profiling, %. */
+  slowdownPct: Sample;
+  /** Exits while profiling. */
+  exits: Sample;
+  /** Guest overhead, ns. */
+  guestOverheadNs: Sample;
+  /** Host CPU, ns. */
+  hostCpuNs: Sample;
+}
+
+/** The summary of a study (`summary.json`). */
+export interface Summary {
+  /** Name, hash, the normalised spec. */
+  study: { name: string; hash: string; description: string; spec: Record<string, unknown> };
+  /** Runs in the study and runs that produced a report. */
+  runs: { total: number; done: number; failed: number };
+  /** Baseline label. */
+  baseline: string;
+  /** Metrics. */
+  metrics: string[];
+  /** Groups of the aggregates (regimes, or `all`). */
+  groups: { name: string; description: string; qemu: boolean; cells: number }[];
+  /** Per cell. */
+  cells: Cell[];
+  /** Per group and policy. */
+  aggregates: Aggregate[];
+  /** The paper's claims. */
+  claims: Claim[];
+  /** Profiling costs by tracker. */
+  profiling: ProfilingRow[];
+  /** Per-round dirty-at-sync of one cell (first replicate), per policy. */
+  curves: {
+    workload: string;
+    setting: string;
+    seed: number;
+    policies: { policy: string; rounds: { round: number; dirtyAtSync: number; sent: number }[] }[];
+  };
+}
+
+/** The regime of a setting (or `all` when the study has no regime axis). */
+function groupOf(values: Record<string, string>): string {
+  return values.regime ?? "all";
+}
+
+/** The slowdown under which profiling counts as nearly free, %. */
+export const NEARLY_FREE_PCT = 0.1;
+
+/**
+ * Computes the summary of a study from its runs.
+ *
+ * @param plan the study
+ * @param records its finished runs (any order)
+ * @param failed runs that failed
+ * @returns the summary
+ *
+ * @example Usage
+ * ```ts ignore
+ * const summary = summarize(plan, records, 0);
+ * ```
+ */
+export function summarize(plan: StudyPlan, records: RunRecord[], failed: number): Summary {
+  const P = plan.policies.length, R = plan.seeds.length, S = plan.settings.length;
+  const metrics = plan.metrics;
+  // values[m][(w*S + s)*P + p][replicate]
+  const values = metrics.map(() =>
+    Array.from({ length: plan.workloads.length * S * P }, () => new Array<number | undefined>(R))
+  );
+  const firstReport = new Map<number, RunRecord>();
+  const profile = new Map<string, RunRecord[]>();
+  for (const rec of records) {
+    const run = plan.runs[rec.index];
+    if (run.kind === "profile") {
+      const k = `${run.workload}\t${run.tracker}`;
+      profile.set(k, [...(profile.get(k) ?? []), rec]);
+      continue;
+    }
+    const row = reportRow(rec.report);
+    const slot = (run.workload * S + run.setting) * P + run.policy;
+    for (const [mi, m] of metrics.entries()) values[mi][slot][run.replicate] = row[m] as number;
+    if (run.replicate === 0) firstReport.set(slot, rec);
+  }
+  const present = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined);
+  const cells: Cell[] = [];
+  const di = metrics.indexOf("downtimeNs"), pi = metrics.indexOf("pagesSent");
+  for (const [w, wl] of plan.workloads.entries()) {
+    for (const [s, st] of plan.settings.entries()) {
+      const row: Cell[] = [];
+      for (const [p, pol] of plan.policies.entries()) {
+        const slot = (w * S + s) * P + p;
+        const bslot = (w * S + s) * P + plan.baseline;
+        const cell: Cell = {
+          workload: wl.name,
+          setting: st.values,
+          settingLabel: st.label,
+          policy: pol.label,
+          oracle: pol.oracle,
+          n: present(values[0][slot]).length,
+          metrics: {},
+          values: {},
+          pareto: false,
+        };
+        if (cell.n === 0) continue;
+        for (const [mi, m] of metrics.entries()) {
+          cell.metrics[m] = describe(present(values[mi][slot]));
+          cell.values[m] = Array.from(values[mi][slot], (x) => x ?? null);
+        }
+        if (p !== plan.baseline) {
+          cell.vsBaseline = {};
+          for (const [mi, m] of metrics.entries()) {
+            const a: number[] = [], b: number[] = [];
+            for (let r = 0; r < R; r++) {
+              const x = values[mi][slot][r], y = values[mi][bslot][r];
+              if (x !== undefined && y !== undefined) a.push(x), b.push(y);
+            }
+            cell.vsBaseline[m] = paired(a, b, plan.tieTolerance, plan.alpha);
+          }
+        }
+        row.push(cell);
+      }
+      if (di >= 0 && pi >= 0) {
+        const mean = (c: Cell, m: string) => c.metrics[m].mean;
+        for (const c of row) {
+          c.pareto = !c.oracle &&
+            !row.some((o) =>
+              !o.oracle && o !== c && mean(o, "downtimeNs") < mean(c, "downtimeNs") &&
+              mean(o, "pagesSent") < mean(c, "pagesSent")
+            );
+        }
+      }
+      cells.push(...row);
+    }
+  }
+
+  // Aggregates per group (regime) across workloads and the other axes.
+  const groupNames = [...new Set(plan.settings.map((s) => groupOf(s.values)))];
+  const groups = groupNames.map((g) => {
+    const settings = plan.settings.filter((s) => groupOf(s.values) === g);
+    return {
+      name: g,
+      description: g === "all" ? "" : describeRegime(plan, g),
+      qemu: settings.every((s) => s.qemu),
+      cells: settings.length * plan.workloads.length,
+    };
+  });
+  const aggregates: Aggregate[] = [];
+  for (const g of groupNames) {
+    const rows: Aggregate[] = [];
+    for (const [p, pol] of plan.policies.entries()) {
+      if (p === plan.baseline) continue;
+      const mine = cells.filter((c) => c.policy === pol.label && groupOf(c.setting) === g);
+      const base = new Map(
+        cells.filter((c) =>
+          c.policy === plan.policies[plan.baseline].label && groupOf(c.setting) === g
+        )
+          .map((c) => [`${c.workload}\t${c.settingLabel}`, c]),
+      );
+      const agg: Aggregate = {
+        group: g,
+        policy: pol.label,
+        oracle: pol.oracle,
+        metrics: {},
+        pareto: false,
+      };
+      for (const m of metrics) {
+        const pairs: [number, number][] = [];
+        let better = 0, worse = 0;
+        for (const c of mine) {
+          const b = base.get(`${c.workload}\t${c.settingLabel}`);
+          if (!b) continue;
+          pairs.push([c.metrics[m].mean, b.metrics[m].mean]);
+          const sig = c.vsBaseline?.[m].significant;
+          if (sig === "better") better++;
+          if (sig === "worse") worse++;
+        }
+        agg.metrics[m] = { ratio: geomeanRatio(pairs), better, worse, cells: pairs.length };
+      }
+      rows.push(agg);
+    }
+    if (di >= 0 && pi >= 0) {
+      // The baseline is the point (1, 1); a policy is on the front when no other
+      // contender (the baseline included) is better on both.
+      const point = (a: Aggregate | null) =>
+        a === null
+          ? [1, 1]
+          : [a.metrics.downtimeNs.ratio?.ratio ?? 1, a.metrics.pagesSent.ratio?.ratio ?? 1];
+      const contenders: (Aggregate | null)[] = [null, ...rows.filter((r) => !r.oracle)];
+      for (const r of rows) {
+        if (r.oracle) continue;
+        const [d, q] = point(r);
+        r.pareto = !contenders.some((o) => o !== r && point(o)[0] < d && point(o)[1] < q);
+      }
+    }
+    aggregates.push(...rows);
+  }
+
+  return {
+    study: {
+      name: plan.name,
+      hash: plan.hash,
+      description: plan.description,
+      spec: plan.normalized,
+    },
+    runs: { total: plan.runs.length, done: records.length, failed },
+    baseline: plan.policies[plan.baseline].label,
+    metrics,
+    groups,
+    cells,
+    aggregates,
+    claims: claims(plan, cells, profile),
+    profiling: profilingRows(plan, profile),
+    curves: curvesOf(plan, firstReport),
+  };
+}
+
+function describeRegime(plan: StudyPlan, name: string): string {
+  const axis = plan.axes.find((a) => a.key === "regime");
+  return axis?.descriptions?.[axis.labels.indexOf(name)] ?? "";
+}
+
+function profilingRows(plan: StudyPlan, profile: Map<string, RunRecord[]>): ProfilingRow[] {
+  const rows: ProfilingRow[] = [];
+  if (!plan.profiling) return rows;
+  for (const w of plan.profiling.workloads) {
+    for (const t of plan.profiling.trackers) {
+      const recs = profile.get(`${w}\t${t}`) ?? [];
+      if (recs.length === 0) continue;
+      const f = (g: (r: RunRecord) => number) => describe(recs.map(g));
+      rows.push({
+        workload: plan.workloads[w].name,
+        tracker: t,
+        slowdownPct: f((r) => r.report.profiling.slowdownPct),
+        exits: f((r) => r.report.profiling.exits),
+        guestOverheadNs: f((r) => r.report.profiling.guestOverheadNs),
+        hostCpuNs: f((r) => r.report.profiling.hostCpuNs),
+      });
+    }
+  }
+  return rows;
+}
+
+function curvesOf(plan: StudyPlan, first: Map<number, RunRecord>): Summary["curves"] {
+  const { workload, setting } = plan.curves;
+  const S = plan.settings.length, P = plan.policies.length;
+  const policies = [];
+  for (let p = 0; p < P; p++) {
+    const rec = first.get((workload * S + setting) * P + p);
+    if (!rec) continue;
+    policies.push({
+      policy: plan.policies[p].label,
+      rounds: rec.report.perRound.map((r) => ({
+        round: r.round,
+        dirtyAtSync: r.dirtyAtSync,
+        sent: r.sent,
+      })),
+    });
+  }
+  return {
+    workload: plan.workloads[workload].name,
+    setting: plan.settings[setting].label,
+    seed: plan.seeds[0],
+    policies,
+  };
+}
+
+function cellName(c: Cell): string {
+  return `${c.workload}${c.settingLabel === "-" ? "" : ` [${c.settingLabel}]`}`;
+}
+
+function claims(plan: StudyPlan, cells: Cell[], profile: Map<string, RunRecord[]>): Claim[] {
+  const out: Claim[] = [];
+  const byPolicy = (name: string) =>
+    cells.filter((c) =>
+      plan.policies.find((p) => p.label === c.policy)?.name === name && c.vsBaseline
+    );
+  const has = (m: string) => plan.metrics.includes(m);
+  const multi = (name: string) => plan.policies.filter((p) => p.name === name).length > 1;
+  const label = (c: Cell, name: string) => `${cellName(c)}${multi(name) ? ` ${c.policy}` : ""}`;
+  {
+    const text = "Staged order cuts downtime without sending more pages";
+    const test =
+      "staged-history vs the baseline: downtime significantly lower and pages sent not significantly higher";
+    const mine = byPolicy("staged-history");
+    const claim: Claim = { text, test, measured: false, holds: [], fails: [], inconclusive: [] };
+    if (mine.length === 0) claim.reason = "the study has no staged-history policy";
+    else if (!has("downtimeNs") || !has("pagesSent")) {
+      claim.reason = "needs metrics downtime and pages";
+    } else {
+      claim.measured = true;
+      for (const c of mine) {
+        const d = c.vsBaseline!.downtimeNs.significant, q = c.vsBaseline!.pagesSent.significant;
+        if (d === "worse" || q === "worse") claim.fails.push(label(c, "staged-history"));
+        else if (d === "better") claim.holds.push(label(c, "staged-history"));
+        else claim.inconclusive.push(label(c, "staged-history"));
+      }
+    }
+    out.push(claim);
+  }
+  {
+    const text = "Withholding hot pages lengthens downtime";
+    const test = "hot-defer vs the baseline: downtime significantly higher";
+    const mine = byPolicy("hot-defer");
+    const claim: Claim = { text, test, measured: false, holds: [], fails: [], inconclusive: [] };
+    if (mine.length === 0) claim.reason = "the study has no hot-defer policy";
+    else if (!has("downtimeNs")) claim.reason = "needs metric downtime";
+    else {
+      claim.measured = true;
+      for (const c of mine) {
+        const d = c.vsBaseline!.downtimeNs.significant;
+        if (d === "worse") claim.holds.push(label(c, "hot-defer"));
+        else if (d === "better") claim.fails.push(label(c, "hot-defer"));
+        else claim.inconclusive.push(label(c, "hot-defer"));
+      }
+    }
+    out.push(claim);
+  }
+  {
+    const text = "EPT profiling is nearly free";
+    const test = `ept-ad: mean guest slowdown while profiling below ${NEARLY_FREE_PCT} %`;
+    const claim: Claim = { text, test, measured: false, holds: [], fails: [], inconclusive: [] };
+    const rows = plan.profiling
+      ? profilingRows(plan, profile).filter((r) => r.tracker === "ept-ad")
+      : [];
+    if (rows.length === 0) claim.reason = "the study has no profiling part with ept-ad";
+    else {
+      claim.measured = true;
+      for (const r of rows) {
+        const where = `${r.workload} (${r.slowdownPct.mean.toFixed(3)} %)`;
+        if (r.slowdownPct.mean < NEARLY_FREE_PCT) claim.holds.push(where);
+        else claim.fails.push(where);
+      }
+    }
+    out.push(claim);
+  }
+  return out;
+}
+
+const SHORT: Record<string, string> = {
+  downtimeNs: "downtime",
+  pagesSent: "pages",
+  totalTimeNs: "total time",
+};
+
+function metricName(m: string): string {
+  return SHORT[m] ?? m;
+}
+
+/**
+ * A metric value as text: durations for `…Ns`, grouped integers, else 3 significant digits.
+ *
+ * @param m the metric
+ * @param v the value
+ * @returns the text
+ *
+ * @example Usage
+ * ```ts
+ * import { formatMetric } from "./summary.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(formatMetric("pagesSent", 12345.4), "12,345");
+ * ```
+ */
+export function formatMetric(m: string, v: number): string {
+  if (!Number.isFinite(v)) return "-";
+  if (m.endsWith("Ns")) return formatDuration(v);
+  if (Math.abs(v) >= 100) return Math.round(v).toLocaleString("en-US");
+  return Number(v.toPrecision(3)).toString();
+}
+
+const pct = (r: number) => {
+  const x = (r - 1) * 100;
+  const t = Math.abs(x) >= 9.95 ? x.toFixed(0) : x.toFixed(1);
+  return `${x >= 0 ? "+" : ""}${t === "-0.0" ? "0.0" : t}%`;
+};
+const pctBare = (r: number) => {
+  const x = (r - 1) * 100;
+  const t = Math.abs(x) >= 9.95 ? x.toFixed(0) : x.toFixed(1);
+  return `${x >= 0 ? "+" : ""}${t}`;
+};
+
+function aggText(a: Aggregate, m: string): string {
+  const x = a.metrics[m];
+  if (!x || !x.ratio) return "n/a";
+  const r = x.ratio;
+  const sig = r.ci && (r.ci[0] > 1 || r.ci[1] < 1);
+  const ci = r.ci ? ` [${pctBare(r.ci[0])},${pctBare(r.ci[1])}]` : "";
+  const counts = x.better || x.worse ? ` ${x.better}↓${x.worse}↑` : "";
+  return `${pct(r.ratio)}${ci}${sig ? "*" : ""}${counts}`;
+}
+
+/**
+ * The one-screen view: per regime, each policy against the baseline; then the claims.
+ *
+ * @param s the summary
+ * @returns text for a terminal
+ *
+ * @example Usage
+ * ```ts ignore
+ * io.out(formatScreen(summary));
+ * ```
+ */
+export function formatScreen(s: Summary): string {
+  const spec = s.study.spec as {
+    policies: unknown[];
+    workloads: unknown[];
+    seeds: number[];
+    alpha: number;
+  };
+  const out: string[] = [];
+  const settingsCount = s.groups.reduce((a, g) => a + g.cells, 0) /
+    Math.max(1, spec.workloads.length);
+  out.push(
+    `study '${s.study.name}' (${s.study.hash}): ${spec.policies.length} policies × ${spec.workloads.length} workloads × ${settingsCount} settings × ${spec.seeds.length} replicates; ${s.runs.done}/${s.runs.total} runs${
+      s.runs.failed ? `, ${s.runs.failed} FAILED` : ""
+    }`,
+    `Δ vs ${s.baseline}: geometric mean over cells of policy/baseline − 1 [95% CI], * where the CI excludes 0;`,
+    `k↓ k↑: cells significantly better / worse (paired Wilcoxon, p < ${spec.alpha}); ◆ Pareto on downtime and pages`,
+  );
+  if (spec.seeds.length < 6) {
+    out.push(
+      `note: with ${spec.seeds.length} replicates no Wilcoxon test can reach p < 0.05 (6 or more are needed)`,
+    );
+  }
+  for (const g of s.groups) {
+    const lead = g.qemu
+      ? ["rounds", "pagesSent", "totalTimeNs"]
+      : ["downtimeNs", "pagesSent", "totalTimeNs"];
+    const cols = lead.filter((m) => s.metrics.includes(m));
+    out.push(
+      "",
+      `== ${g.name === "all" ? "all settings" : `regime ${g.name}`}${
+        g.description ? ` — ${g.description}` : ""
+      } (${g.cells} cells)${g.qemu ? "; downtime sits at the limit, so rounds lead" : ""}`,
+    );
+    const rows = s.aggregates.filter((a) => a.group === g.name);
+    const line = (a: Aggregate) => [
+      `${a.policy}${a.oracle ? " [bound]" : ""}`,
+      ...cols.map((m) => aggText(a, m)),
+      a.pareto ? "◆" : "",
+    ];
+    const contenders = rows.filter((a) => !a.oracle);
+    const basePareto = !contenders.some((a) =>
+      (a.metrics.downtimeNs?.ratio?.ratio ?? 1) < 1 && (a.metrics.pagesSent?.ratio?.ratio ?? 1) < 1
+    );
+    out.push(
+      formatTable(
+        ["policy", ...cols.map((m) => `Δ ${metricName(m)}`), ""],
+        [
+          [`${s.baseline} (baseline)`, ...cols.map(() => "0"), basePareto ? "◆" : ""],
+          ...contenders.map(line),
+          ...rows.filter((a) => a.oracle).map(line),
+        ],
+      ),
+    );
+  }
+  out.push("", "claims, as this study measured them:");
+  for (const [i, c] of s.claims.entries()) {
+    if (!c.measured) {
+      out.push(`${i + 1}. ${c.text}: not measured (${c.reason})`);
+      continue;
+    }
+    const total = c.holds.length + c.fails.length + c.inconclusive.length;
+    out.push(
+      `${i + 1}. ${c.text} — holds in ${c.holds.length} of ${total}${
+        byGroup(c.holds)
+      }, fails in ${c.fails.length}${byGroup(c.fails)}${
+        c.inconclusive.length ? `, no significant difference in ${c.inconclusive.length}` : ""
+      }`,
+    );
+    if (c.fails.length) out.push(`   fails: ${listShort(c.fails)}`);
+  }
+  return out.join("\n") + "\n";
+}
+
+function byGroup(cells: string[]): string {
+  const m = new Map<string, number>();
+  for (const c of cells) {
+    const g = /regime=(\S+)/.exec(c)?.[1];
+    if (g) m.set(g, (m.get(g) ?? 0) + 1);
+  }
+  return m.size ? ` (${[...m].map(([g, n]) => `${g} ${n}`).join(", ")})` : "";
+}
+
+function listShort(xs: string[], max = 4): string {
+  return xs.slice(0, max).join("; ") +
+    (xs.length > max ? `; … ${xs.length - max} more (tables.txt)` : "");
+}
+
+/**
+ * The per-cell tables: one per workload and setting, every policy with each metric's mean
+ * ± CI half-width and its paired difference to the baseline.
+ *
+ * @param s the summary
+ * @returns text
+ *
+ * @example Usage
+ * ```ts ignore
+ * Deno.writeTextFileSync("tables.txt", formatTables(summary));
+ * ```
+ */
+export function formatTables(s: Summary): string {
+  const out: string[] = [];
+  const keys = [...new Set(s.cells.map((c) => `${c.workload}\t${c.settingLabel}`))];
+  for (const k of keys) {
+    const cells = s.cells.filter((c) => `${c.workload}\t${c.settingLabel}` === k);
+    const [w, st] = k.split("\t");
+    out.push(`== ${w}${st === "-" ? "" : `  ${st}`}  (n = ${cells[0].n})`);
+    const header = ["policy"];
+    for (const m of s.metrics) header.push(metricName(m), `Δ% ${metricName(m)}`, "w/t/l");
+    header.push("");
+    const rows = cells.map((c) => {
+      const r = [`${c.policy}${c.oracle ? " [bound]" : ""}`];
+      for (const m of s.metrics) {
+        const x = c.metrics[m];
+        const half = x.ci ? (x.ci[1] - x.ci[0]) / 2 : 0;
+        r.push(`${formatMetric(m, x.mean)} ±${formatMetric(m, half)}`);
+        const v = c.vsBaseline?.[m];
+        if (!v) r.push("base", "");
+        else {
+          const p = v.pct
+            ? `${v.pct.mean >= 0 ? "+" : ""}${v.pct.mean.toFixed(1)}${
+              v.pct.ci ? ` [${v.pct.ci[0].toFixed(1)},${v.pct.ci[1].toFixed(1)}]` : ""
+            }`
+            : "n/a";
+          r.push(`${p}${v.significant ? (v.significant === "better" ? " ↓" : " ↑") : ""}`);
+          r.push(`${v.wins}/${v.ties}/${v.losses}`);
+        }
+      }
+      r.push(c.pareto ? "◆" : "");
+      return r;
+    });
+    out.push(formatTable(header, rows), "");
+  }
+  if (s.profiling.length) {
+    out.push("== profiling overhead by tracker");
+    out.push(formatProfiling(s.profiling), "");
+  }
+  out.push("== claims, cell by cell");
+  for (const c of s.claims) {
+    out.push(`${c.text} (${c.test})`);
+    if (!c.measured) out.push(`  not measured: ${c.reason}`);
+    else {
+      out.push(`  holds: ${c.holds.join("; ") || "none"}`);
+      out.push(`  fails: ${c.fails.join("; ") || "none"}`);
+      out.push(`  no significant difference: ${c.inconclusive.join("; ") || "none"}`);
+    }
+  }
+  return out.join("\n") + "\n";
+}
+
+/**
+ * The profiling table by tracker.
+ *
+ * @param rows the rows
+ * @returns text
+ *
+ * @example Usage
+ * ```ts ignore
+ * io.out(formatProfiling(summary.profiling));
+ * ```
+ */
+export function formatProfiling(rows: ProfilingRow[]): string {
+  return formatTable(
+    ["workload", "tracker", "exits", "guest overhead", "guest slowdown", "host CPU"],
+    rows.map((r) => [
+      r.workload,
+      r.tracker,
+      Math.round(r.exits.mean).toLocaleString("en-US"),
+      formatDuration(r.guestOverheadNs.mean),
+      `${r.slowdownPct.mean.toFixed(3)}%`,
+      formatDuration(r.hostCpuNs.mean),
+    ]),
+  );
+}
+
+/**
+ * The summary as JSON: numbers kept to 9 significant digits so the file reads well and
+ * does not depend on the last bits of float sums.
+ *
+ * @param s the summary
+ * @returns JSON text
+ *
+ * @example Usage
+ * ```ts ignore
+ * writeAtomic(`${dir}/summary.json`, summaryJson(summary));
+ * ```
+ */
+export function summaryJson(s: Summary): string {
+  return JSON.stringify(
+    s,
+    (_k, v) =>
+      typeof v === "number" && !Number.isInteger(v)
+        ? (Number.isFinite(v) ? Number(v.toPrecision(9)) : null)
+        : v,
+    1,
+  ) + "\n";
+}
