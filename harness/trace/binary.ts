@@ -14,9 +14,11 @@ import { type AccessChunk, type AccessStream, OP_WRITE } from "../workloads/work
 import {
   BLOCK_HEADER_BYTES,
   BLOCK_MAGIC,
-  crcOf,
+  blockCrc,
   END_PAYLOAD_BYTES,
+  EVENT_BYTES,
   MAX_BLOCK_EVENTS,
+  MAX_INFLATE_RATIO,
   readExactly,
   readHeader,
   TRACE_COMPRESSED,
@@ -28,7 +30,115 @@ import {
   type TraceWorkload,
 } from "./format.ts";
 
-/** A binary v1 trace, optionally placed at a frame offset. */
+/** An end block with its header. */
+const END_BYTES = BLOCK_HEADER_BYTES + END_PAYLOAD_BYTES;
+/** The largest `vcpu × 2 + op`. */
+const MAX_OP = 2 * 65535 + 1;
+
+/**
+ * Walks the block headers from the first block to the end block, seeking over payloads,
+ * and checks the structure: every block fits in the file and is plausible for its event
+ * count, exactly one end block comes last, and its event count is what the blocks hold.
+ *
+ * @returns where the end block starts, its event count and its last time (time units)
+ */
+function scanBlocks(
+  path: string,
+  file: Deno.FsFile,
+  h: TraceHeader,
+  start: number,
+): { at: number; events: number; lastT: number } {
+  const size = file.statSync().size;
+  const bh = new Uint8Array(END_BYTES);
+  const dv = new DataView(bh.buffer);
+  const compressed = (h.flags & TRACE_COMPRESSED) !== 0;
+  const minBytes = (h.flags & (TRACE_READS | TRACE_VCPU)) ? EVENT_BYTES.minWithOp : EVENT_BYTES.min;
+  const missing = "truncated or corrupted: the end block is missing or damaged";
+  let at = start, events = 0;
+  for (;;) {
+    if (at + BLOCK_HEADER_BYTES > size) {
+      traceErr(
+        path,
+        `byte ${at}`,
+        `${missing} (the file ends ${size - at} bytes into a block header)`,
+      );
+    }
+    file.seekSync(at, Deno.SeekMode.Start);
+    readExactly(file, bh.subarray(0, BLOCK_HEADER_BYTES));
+    if (dv.getUint32(0, true) !== BLOCK_MAGIC) {
+      traceErr(path, `byte ${at}`, "corrupted: expected a block (BLK1)");
+    }
+    const n = dv.getUint32(4, true), stored = dv.getUint32(8, true);
+    const rawLen = dv.getUint32(28, true);
+    if (n === 0) break;
+    if (
+      n > MAX_BLOCK_EVENTS || rawLen < n * minBytes || rawLen > n * EVENT_BYTES.max ||
+      (compressed ? stored > rawLen + 64 || rawLen > stored * MAX_INFLATE_RATIO : stored !== rawLen)
+    ) {
+      traceErr(
+        path,
+        `byte ${at}`,
+        `corrupted: implausible block (${n} events, ${stored} bytes stored, ${rawLen} raw)`,
+      );
+    }
+    if (at + BLOCK_HEADER_BYTES + stored > size) {
+      traceErr(
+        path,
+        `byte ${at}`,
+        `${missing} (a block of ${stored} bytes runs past the end of the file at byte ${size})`,
+      );
+    }
+    events += n;
+    at += BLOCK_HEADER_BYTES + stored;
+  }
+  // The end block: whole, checksummed, last, and agreeing with the blocks.
+  if (dv.getUint32(8, true) !== END_PAYLOAD_BYTES || at + END_BYTES > size) {
+    traceErr(path, `byte ${at}`, missing);
+  }
+  readExactly(file, bh.subarray(BLOCK_HEADER_BYTES));
+  const payload = bh.subarray(BLOCK_HEADER_BYTES);
+  if (blockCrc(h.version, bh.subarray(0, BLOCK_HEADER_BYTES), payload) !== dv.getUint32(12, true)) {
+    traceErr(path, `byte ${at}`, `${missing} (checksum mismatch)`);
+  }
+  const total = dv.getFloat64(BLOCK_HEADER_BYTES, true);
+  const lastT = dv.getFloat64(BLOCK_HEADER_BYTES + 8, true);
+  const after = at + END_BYTES;
+  if (after < size) {
+    file.seekSync(after, Deno.SeekMode.Start);
+    const next = new Uint8Array(8);
+    const got = readExactly(file, next);
+    const ndv = new DataView(next.buffer);
+    const block = got === 8 && ndv.getUint32(0, true) === BLOCK_MAGIC;
+    traceErr(
+      path,
+      `byte ${after}`,
+      block && ndv.getUint32(4, true) === 0
+        ? `a second end block (the first is at byte ${at})`
+        : block
+        ? `the end block at byte ${at} is not the last block`
+        : `${size - after} bytes of data after the end block at byte ${at}`,
+    );
+  }
+  if (total !== events) {
+    traceErr(
+      path,
+      `byte ${at + BLOCK_HEADER_BYTES}`,
+      `the end block counts ${total} events but the blocks hold ${events}`,
+    );
+  }
+  if (!Number.isSafeInteger(lastT) || lastT < 0 || (events === 0 && lastT !== 0)) {
+    traceErr(path, `byte ${at + BLOCK_HEADER_BYTES + 8}`, `corrupted: last time ${lastT}`);
+  }
+  return { at, events, lastT };
+}
+
+/**
+ * A binary trace (format version 1 or 2), optionally placed at a frame offset. Opening it
+ * walks the block headers (seeking over the payloads) so that a file whose structure is
+ * wrong — cut short, an end block that is not last, data after it, totals that disagree
+ * with the blocks, a block larger than the file — is refused before any access is
+ * replayed. Each stream then checks and decodes one block at a time.
+ */
 export class BinaryTrace implements TraceWorkload {
   readonly kind = "trace" as const;
   readonly name: string;
@@ -39,6 +149,10 @@ export class BinaryTrace implements TraceWorkload {
   readonly #path: string;
   readonly #offset: number;
   readonly #dataStart: number;
+  /** Where the end block starts. */
+  readonly #endAt: number;
+  /** The end block's last time, in time units. */
+  readonly #lastT: number;
 
   constructor(path: string, offset: number, name: string) {
     this.#path = path;
@@ -54,26 +168,18 @@ export class BinaryTrace implements TraceWorkload {
       const { header, bytes } = readHeader(path, file);
       this.header = header;
       this.#dataStart = bytes;
-      const size = file.statSync().size;
-      const endAt = size - BLOCK_HEADER_BYTES - END_PAYLOAD_BYTES;
-      if (endAt < bytes) traceErr(path, `byte ${size}`, "truncated: no end block");
-      file.seekSync(endAt, Deno.SeekMode.Start);
-      const end = new Uint8Array(BLOCK_HEADER_BYTES + END_PAYLOAD_BYTES);
-      readExactly(file, end);
-      const dv = new DataView(end.buffer);
-      const payload = end.subarray(BLOCK_HEADER_BYTES);
-      if (
-        dv.getUint32(0, true) !== BLOCK_MAGIC || dv.getUint32(4, true) !== 0 ||
-        dv.getUint32(8, true) !== END_PAYLOAD_BYTES || crcOf(payload) !== dv.getUint32(12, true)
-      ) {
+      const end = scanBlocks(path, file, header, bytes);
+      this.#endAt = end.at;
+      this.#lastT = end.lastT;
+      this.events = end.events;
+      this.endNs = end.lastT * header.timeUnitNs;
+      if (!Number.isSafeInteger(this.endNs)) {
         traceErr(
           path,
-          `byte ${endAt}`,
-          "truncated or corrupted: the end block is missing or damaged",
+          `byte ${end.at + BLOCK_HEADER_BYTES + 8}`,
+          `last time ${end.lastT} is too large`,
         );
       }
-      this.events = dv.getFloat64(BLOCK_HEADER_BYTES, true);
-      this.endNs = dv.getFloat64(BLOCK_HEADER_BYTES + 8, true) * header.timeUnitNs;
       this.minPages = header.frames + offset;
     } finally {
       file.close();
@@ -102,7 +208,8 @@ export class BinaryTrace implements TraceWorkload {
     const withOp = (h.flags & (TRACE_READS | TRACE_VCPU)) !== 0;
     const file = Deno.openSync(path);
     file.seekSync(this.#dataStart, Deno.SeekMode.Start);
-    let pos = this.#dataStart, lastT = 0, done = false, seen = 0;
+    const endAt = this.#endAt, lastAt = this.#lastT, version = h.version;
+    let pos = this.#dataStart, lastT = 0, done = false;
     let chunk = new TraceChunk(0);
     const bh = new Uint8Array(BLOCK_HEADER_BYTES);
     const bdv = new DataView(bh.buffer);
@@ -122,26 +229,28 @@ export class BinaryTrace implements TraceWorkload {
         if (readExactly(file, bh) < BLOCK_HEADER_BYTES) {
           fail(at, "truncated: block header cut short");
         }
+        // The structure was checked at open; these checks catch a file changed since.
         if (bdv.getUint32(0, true) !== BLOCK_MAGIC) fail(at, "corrupted: expected a block (BLK1)");
         const n = bdv.getUint32(4, true), stored = bdv.getUint32(8, true);
         const rawLen = bdv.getUint32(28, true);
-        if (
-          n > MAX_BLOCK_EVENTS || stored > 16 * MAX_BLOCK_EVENTS || rawLen > 16 * MAX_BLOCK_EVENTS
-        ) {
-          fail(at, `corrupted: implausible block (${n} events, ${stored} bytes)`);
+        if ((n === 0) !== (at === endAt) || at + BLOCK_HEADER_BYTES + stored > endAt + END_BYTES) {
+          fail(at, "the file changed since it was opened");
         }
         const payload = new Uint8Array(stored);
         if (readExactly(file, payload) < stored) {
           fail(at + BLOCK_HEADER_BYTES, "truncated: block payload cut short");
         }
         pos += BLOCK_HEADER_BYTES + stored;
-        if (crcOf(payload) !== bdv.getUint32(12, true)) {
+        if (blockCrc(version, bh, payload) !== bdv.getUint32(12, true)) {
           fail(at, "corrupted: block checksum mismatch");
         }
         if (n === 0) {
-          const total = new DataView(payload.buffer).getFloat64(0, true);
-          if (total !== seen) {
-            fail(at, `the end block counts ${total} events but the blocks hold ${seen}`);
+          const last = new DataView(payload.buffer).getFloat64(8, true);
+          if (last !== lastT) {
+            fail(
+              at + BLOCK_HEADER_BYTES + 8,
+              `the end block says the last access is at ${last} but the blocks end at ${lastT}`,
+            );
           }
           file.close();
           done = true;
@@ -150,7 +259,8 @@ export class BinaryTrace implements TraceWorkload {
         let raw = payload;
         if (h.flags & TRACE_COMPRESSED) {
           try {
-            raw = new Uint8Array(inflateRawSync(payload));
+            // Capped at the declared length: a corrupt block cannot make it allocate more.
+            raw = new Uint8Array(inflateRawSync(payload, { maxOutputLength: rawLen }));
           } catch (e) {
             fail(at + BLOCK_HEADER_BYTES, `corrupted: cannot decompress (${(e as Error).message})`);
           }
@@ -169,13 +279,17 @@ export class BinaryTrace implements TraceWorkload {
             if (mul > 2 ** 56) return fail(at, "corrupted: varint too long");
           }
         };
+        if (!Number.isSafeInteger(t)) {
+          fail(at + 16, `corrupted: base time ${t} is not a whole number`);
+        }
         if (t < lastT) fail(at, `time ${t} goes back before ${lastT}`);
         for (let i = 0; i < n; i++) {
           t += get();
           const z = get();
           p += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
           const ov = withOp ? get() : OP_WRITE;
-          if (p < 0 || p >= h.frames) {
+          if (p < 0 || p >= h.frames || ov > MAX_OP) {
+            if (ov > MAX_OP) fail(at, `event ${i} of the block: vCPU id ${ov >> 1} is above 65535`);
             fail(
               at,
               `event ${i} of the block: frame ${p} is outside the trace's ${h.frames} frames`,
@@ -187,8 +301,10 @@ export class BinaryTrace implements TraceWorkload {
           chunk.vcpu[i] = Math.floor(ov / 2);
         }
         if (k !== raw.length) fail(at, "corrupted: bytes left over after the block's events");
+        if (t > lastAt) {
+          fail(at, `time ${t} is after the last access the end block declares (${lastAt})`);
+        }
         lastT = t;
-        seen += n;
         chunk.length = n;
         return chunk;
       },

@@ -13,8 +13,13 @@ import type { AccessChunk, Workload } from "../workloads/workload.ts";
 export const MAGIC = "PCLTRACE";
 /** A block header's first four bytes: "BLK1" little-endian. */
 export const BLOCK_MAGIC = 0x314b4c42;
-/** The format version the writer writes. */
-export const VERSION = 1;
+/**
+ * The format version the writer writes. Version 2 differs from 1 only in what a block's
+ * checksum covers: the block header's fields as well as the payload (see {@link blockCrc}).
+ */
+export const VERSION = 2;
+/** The versions a reader accepts. */
+export const READ_VERSIONS: readonly number[] = [1, 2];
 /** Header flag: the trace records reads. */
 export const TRACE_READS = 1;
 /** Header flag: the trace records vCPU ids. */
@@ -33,9 +38,23 @@ export const END_PAYLOAD_BYTES = 16;
 export const BLOCK_EVENTS = 65536;
 /** The most events a reader accepts in one block (bounds the memory of one block). */
 export const MAX_BLOCK_EVENTS = 1 << 22;
+/**
+ * Fewest and most bytes one event takes before compression, without and with the op
+ * field: a time delta of up to 2^53 (8 varint bytes), a zig-zagged frame delta of up to
+ * 2^33 (5 bytes), `vcpu × 2 + op` of up to 2^17 (3 bytes). A block whose raw length falls
+ * outside `N × min … N × max` is corrupt, and is rejected before anything is decoded.
+ */
+export const EVENT_BYTES = { min: 2, minWithOp: 3, max: 16 } as const;
+/**
+ * DEFLATE cannot expand data by more than about 1032 : 1; a compressed block that claims
+ * more (with a margin) is corrupt, whatever its declared raw length.
+ */
+export const MAX_INFLATE_RATIO = 1100;
 
 /** What a trace file says about itself. */
 export interface TraceHeader {
+  /** The format version of the file (1 or 2). */
+  version: number;
   /** Frames 0 … frames−1. */
   frames: number;
   /** Bytes per frame. */
@@ -62,7 +81,8 @@ export type TraceWorkload = Workload & {
  * @param msg what is wrong
  */
 export function traceErr(file: string, where: string, msg: string): never {
-  throw new PrecopyError("workload", `trace ${file}${where ? ` ${where}` : ""}: ${msg}`);
+  const name = UNSAFE.test(file) ? quote(file, 200) : file;
+  throw new PrecopyError("workload", `trace ${name}${where ? ` ${where}` : ""}: ${msg}`);
 }
 
 /**
@@ -102,6 +122,44 @@ export class TraceChunk implements AccessChunk {
 }
 
 /**
+ * A block's checksum. Version 1 covers the stored payload only; version 2 also covers the
+ * block header's fields (event count, lengths, base time and base frame: every field that
+ * changes the events), so a flipped bit anywhere in a block is caught.
+ *
+ * @param version the file's format version
+ * @param head the 32-byte block header
+ * @param payload the stored payload
+ * @returns the checksum, unsigned
+ */
+export function blockCrc(version: number, head: Uint8Array, payload: Uint8Array): number {
+  if (version === 1) return crcOf(payload);
+  return crcOf(head.subarray(4, 12), head.subarray(16, BLOCK_HEADER_BYTES), payload);
+}
+
+/** Characters that must not reach a terminal raw: controls, invisibles, direction marks. */
+// deno-lint-ignore no-control-regex
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffd]/;
+const UNSAFE_OR_QUOTE = new RegExp(`${UNSAFE.source.slice(0, -1)}\\\\']`, "g");
+
+/**
+ * Shows a piece of untrusted text in a message: quoted, cut to `max` characters, with
+ * control, invisible and direction-changing characters escaped, so that nothing read from
+ * a file can act on the terminal.
+ *
+ * @param text the text
+ * @param max characters to show at most
+ * @returns the quoted text
+ */
+export function quote(text: string, max = 60): string {
+  const cut = text.length > max ? text.slice(0, max) : text;
+  const safe = cut.replace(
+    UNSAFE_OR_QUOTE,
+    (ch) => ch === "\\" || ch === "'" ? `\\${ch}` : `\\u{${ch.charCodeAt(0).toString(16)}}`,
+  );
+  return `'${safe}${text.length > max ? "…" : ""}'`;
+}
+
+/**
  * Reads until `buf` is full or the file ends.
  *
  * @param file an open file
@@ -128,7 +186,7 @@ export function encodeHeader(h: TraceHeader): Uint8Array {
   const head = new Uint8Array(HEADER_BYTES + 8 * h.nonZero.length);
   const dv = new DataView(head.buffer);
   head.set(new TextEncoder().encode(MAGIC), 0);
-  dv.setUint16(8, VERSION, true);
+  dv.setUint16(8, h.version, true);
   dv.setUint16(10, h.flags, true);
   dv.setUint32(12, h.frames, true);
   dv.setUint32(16, h.pageSize, true);
@@ -162,8 +220,14 @@ export function readHeader(
   }
   const dv = new DataView(head.buffer);
   const version = dv.getUint16(8, true);
-  if (version !== VERSION) {
-    traceErr(path, "byte 8", `format version ${version} is not supported (this reader knows 1)`);
+  if (!READ_VERSIONS.includes(version)) {
+    traceErr(
+      path,
+      "byte 8",
+      `format version ${version} is not supported (this reader knows ${
+        READ_VERSIONS.join(" and ")
+      })`,
+    );
   }
   const flags = dv.getUint16(10, true);
   if (flags & ~KNOWN_FLAGS) traceErr(path, "byte 10", `unknown flags 0x${flags.toString(16)}`);
@@ -174,6 +238,11 @@ export function readHeader(
   if (timeUnitNs < 1) traceErr(path, "byte 20", "time unit is 0");
   const r = dv.getUint32(24, true);
   if (r > frames) traceErr(path, "byte 24", `${r} non-zero ranges for ${frames} frames`);
+  // A count the file cannot hold is refused before its table is allocated.
+  const size = file.statSync().size;
+  if (HEADER_BYTES + 8 * r > size) {
+    traceErr(path, "byte 24", `${r} non-zero ranges do not fit in the file's ${size} bytes`);
+  }
   const table = new Uint8Array(8 * r);
   if (readExactly(file, table) < table.length) {
     traceErr(path, `byte ${HEADER_BYTES}`, "truncated range table");
@@ -196,5 +265,8 @@ export function readHeader(
     nonZero.push([first, count]);
     next = first + count;
   }
-  return { header: { frames, pageSize, timeUnitNs, flags, nonZero }, bytes: HEADER_BYTES + 8 * r };
+  return {
+    header: { version, frames, pageSize, timeUnitNs, flags, nonZero },
+    bytes: HEADER_BYTES + 8 * r,
+  };
 }

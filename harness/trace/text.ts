@@ -12,13 +12,74 @@ import {
   OP_WRITE,
   type Workload,
 } from "../workloads/workload.ts";
-import { TraceChunk, traceErr, type TraceWorkload } from "./format.ts";
+import { quote, TraceChunk, traceErr, type TraceWorkload } from "./format.ts";
 
 interface TextEvent {
   t: number;
   pfn: number;
   op: number;
   vcpu: number;
+}
+
+/** What one pass over the file has seen (line numbers; 0 for not yet). */
+interface Pass {
+  /** The first pass collects the metadata; replays skip it. */
+  collect: boolean;
+  /** The declared frame count, or −1. */
+  declared: number;
+  /** The CSV header line. */
+  header: number;
+  /** The first access. */
+  firstEvent: number;
+}
+
+function newPass(collect: boolean): Pass {
+  return { collect, declared: -1, header: 0, firstEvent: 0 };
+}
+
+/** A CSV header line: three or four column names. */
+const HEADER = /^[A-Za-z_][\w ]*(,\s*[A-Za-z_][\w ]*){2,3}$/;
+/**
+ * A decimal number of digits only (no sign, point, exponent or hex), with spaces or tabs
+ * around it allowed, else NaN. Faster than a regular expression and `Number()` per field.
+ */
+function decimal(s: string): number {
+  let i = 0, n = s.length;
+  while (i < n && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9)) i++;
+  while (n > i && (s.charCodeAt(n - 1) === 32 || s.charCodeAt(n - 1) === 9)) n--;
+  if (i === n || n - i > 20) return NaN;
+  let v = 0;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return NaN;
+    v = v * 10 + c;
+  }
+  return v;
+}
+/** Control characters other than tab (a carriage return is trimmed with the line). */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** Whether the first `n` bytes hold a control character other than tab and line ends. */
+function hasControl(buf: Uint8Array, n: number): boolean {
+  // Four bytes at a time: a word with no byte below 0x20 and no 0x7f is skipped whole
+  // (the usual "has a byte less than" bit trick); the rest are looked at byte by byte.
+  const words = new Int32Array(buf.buffer, buf.byteOffset, n >> 2);
+  for (let w = 0; w < words.length; w++) {
+    const x = words[w], y = x ^ 0x7f7f7f7f;
+    if ((((x - 0x20202020) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080) {
+      if (controlIn(buf, 4 * w, 4 * w + 4)) return true;
+    }
+  }
+  return controlIn(buf, n & ~3, n);
+}
+
+function controlIn(buf: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const b = buf[i];
+    if ((b < 32 && b !== 9 && b !== 10 && b !== 13) || b === 127) return true;
+  }
+  return false;
 }
 
 /**
@@ -38,25 +99,31 @@ export class TextTrace implements TraceWorkload {
   readonly #offset: number;
   readonly #json: boolean;
   #zero: [number, number][] = [];
-  #sawEvent = false;
 
   constructor(path: string, offset: number, name: string) {
     this.#path = path;
     this.#offset = offset;
     this.name = name;
     this.#json = path.endsWith(".jsonl");
-    let declared = -1, maxFrame = -1;
+    let maxFrame = -1;
     const e: TextEvent = { t: 0, pfn: 0, op: 0, vcpu: 0 };
-    for (const line of this.#lines(e)) {
-      if (typeof line === "number") {
-        declared = line;
-        continue;
-      }
+    const st = newPass(true);
+    for (const _ of this.#lines(e, st)) {
       if (e.pfn > maxFrame) maxFrame = e.pfn;
       if (e.vcpu) this.hasVcpu = true;
       if (e.op === OP_READ) this.hasReads = true;
       this.endNs = e.t;
       this.events++;
+    }
+    const declared = st.declared;
+    if (this.events === 0 && declared < 0) {
+      traceErr(
+        path,
+        "",
+        `an empty trace: no accesses and no frame count (an idle trace declares ${
+          this.#json ? '{"frames": N}' : "# frames=N"
+        })`,
+      );
     }
     if (declared >= 0 && maxFrame >= declared) {
       traceErr(path, "", `frame ${maxFrame} is outside the declared frames=${declared}`);
@@ -73,11 +140,14 @@ export class TextTrace implements TraceWorkload {
   }
 
   #ranges(text: string, no: number): [number, number][] {
-    return text.split(",").filter((s) => s.trim()).map((s) => {
+    const parts = text.split(",");
+    if (text.trim() === "") this.#fail(no, "zero= lists no frame");
+    return parts.map((s) => {
       const m = /^\s*(\d+)(?:\s*-\s*(\d+))?\s*$/.exec(s);
-      if (!m) this.#fail(no, `'${s}' is not a frame or range F1-F2`);
+      if (!m) this.#fail(no, `${quote(s)} is not a frame or range F1-F2`);
       const lo = Number(m[1]), hi = m[2] === undefined ? lo : Number(m[2]);
-      if (hi < lo) this.#fail(no, `range ${s} is empty`);
+      if (hi < lo) this.#fail(no, `range ${quote(s)} is empty`);
+      if (hi > 0xfffffffe) this.#fail(no, `frame ${hi} is not a frame number`);
       return [lo, hi];
     });
   }
@@ -86,11 +156,33 @@ export class TextTrace implements TraceWorkload {
     const o = text.trim().toLowerCase();
     if (o === "w" || o === "write" || o === "1") return OP_WRITE;
     if (o === "r" || o === "read" || o === "0") return OP_READ;
-    return this.#fail(no, `op '${text}' is not r or w`);
+    return this.#fail(no, `op ${quote(text)} is not r or w`);
   }
 
-  /** Parses one line into `e`; returns "event", a declared frame count, or null to skip. */
-  #parse(text: string, no: number, e: TextEvent): "event" | number | null {
+  /** A declared frame count, once, before any access. */
+  #declare(frames: unknown, no: number, st: Pass): void {
+    if (
+      !Number.isSafeInteger(frames) || (frames as number) < 1 || (frames as number) > 0xffffffff
+    ) {
+      this.#fail(
+        no,
+        `frames must be a whole number from 1 to 4294967295, not ${quote(String(frames))}`,
+      );
+    }
+    if (st.declared >= 0) this.#fail(no, "the frame count is declared twice");
+    st.declared = frames as number;
+  }
+
+  /** Metadata (frame count, zero frames) comes before the first access. */
+  #meta(no: number, st: Pass): boolean {
+    if (st.firstEvent) {
+      this.#fail(no, `metadata after the first access (line ${st.firstEvent})`);
+    }
+    return st.collect;
+  }
+
+  /** Parses one line into `e`; returns true for an access, false for a line to skip. */
+  #parse(text: string, no: number, e: TextEvent, st: Pass): boolean {
     if (this.#json) {
       let o: Record<string, unknown>;
       try {
@@ -98,87 +190,140 @@ export class TextTrace implements TraceWorkload {
       } catch {
         return this.#fail(no, "not a JSON object");
       }
-      if (o === null || typeof o !== "object") return this.#fail(no, "not a JSON object");
+      if (o === null || typeof o !== "object" || Array.isArray(o)) {
+        return this.#fail(no, "not a JSON object");
+      }
       if ("frames" in o && !("t_ns" in o)) {
-        if (!Number.isInteger(o.frames)) this.#fail(no, "frames must be a whole number");
-        if (Array.isArray(o.zero)) {
-          for (const r of o.zero) {
-            if (
-              !Array.isArray(r) || !Number.isInteger(r[0]) || !Number.isInteger(r[1]) || r[1] < r[0]
-            ) {
-              this.#fail(no, "zero must be a list of [first, last] frame pairs");
-            }
-            this.#zero.push([r[0], r[1]]);
-          }
+        if (!this.#meta(no, st)) return false;
+        this.#declare(o.frames, no, st);
+        if (o.zero !== undefined && !Array.isArray(o.zero)) {
+          this.#fail(no, "zero must be a list of [first, last] frame pairs");
         }
-        return o.frames as number;
+        for (const r of (o.zero ?? []) as unknown[]) {
+          if (
+            !Array.isArray(r) || r.length !== 2 || !Number.isSafeInteger(r[0]) ||
+            !Number.isSafeInteger(r[1]) || r[0] < 0 || r[1] < r[0]
+          ) {
+            this.#fail(no, "zero must be a list of [first, last] frame pairs");
+          }
+          this.#zero.push([r[0], r[1]]);
+        }
+        return false;
       }
       e.t = o.t_ns as number;
       e.pfn = o.frame as number;
       e.op = this.#opOf(String(o.op ?? ""), no);
       e.vcpu = o.vcpu === undefined ? 0 : o.vcpu as number;
+      if (!Number.isSafeInteger(e.t) || e.t < 0) {
+        this.#fail(no, `time ${quote(String(o.t_ns))} is not ns ≥ 0`);
+      }
+      if (!Number.isInteger(e.pfn) || e.pfn < 0 || e.pfn > 0xfffffffe) {
+        this.#fail(no, `frame ${quote(String(o.frame))} is not a frame number`);
+      }
+      if (!Number.isInteger(e.vcpu) || e.vcpu < 0 || e.vcpu > 65535) {
+        this.#fail(no, `vcpu ${quote(String(o.vcpu))} is not 0…65535`);
+      }
     } else {
       if (text.startsWith("#")) {
-        const f = /^#\s*frames\s*=\s*(\d+)\s*$/.exec(text);
-        const z = /^#\s*zero\s*=\s*(.*)$/.exec(text);
-        if (z) this.#zero.push(...this.#ranges(z[1], no));
-        return f ? Number(f[1]) : null;
+        // `# frames=` and `# zero=` are metadata and must parse; other `#` lines are comments.
+        const m = /^#\s*(frames|zero)\s*=(.*)$/.exec(text);
+        if (m && this.#meta(no, st)) {
+          if (m[1] === "zero") this.#zero.push(...this.#ranges(m[2], no));
+          else {
+            const v = m[2].trim();
+            this.#declare(/^\d+$/.test(v) ? Number(v) : v, no, st);
+          }
+        }
+        return false;
       }
       const cols = text.split(",");
-      if (!this.#sawEvent && !/^\d/.test(cols[0])) return null; // the header line
-      this.#sawEvent = true;
-      if (cols.length < 3 || cols.length > 4) {
-        this.#fail(no, `expected t_ns,frame,op[,vcpu] but found '${text}'`);
+      const c0 = text.charCodeAt(0);
+      if (c0 < 48 || c0 > 57) {
+        // The one header line names the columns, before any access.
+        if (HEADER.test(text) && !st.header && !st.firstEvent) {
+          st.header = no;
+          return false;
+        }
+        if (HEADER.test(text)) {
+          this.#fail(
+            no,
+            st.firstEvent
+              ? `a header line after the first access (line ${st.firstEvent})`
+              : `a second header line (the first is line ${st.header})`,
+          );
+        }
       }
-      e.t = Number(cols[0]);
-      e.pfn = Number(cols[1]);
+      if (cols.length < 3 || cols.length > 4) {
+        this.#fail(no, `expected t_ns,frame,op[,vcpu] but found ${quote(text)}`);
+      }
+      // Decimal digits only: Number() would also take "", "0x1f", "1e3" and " ".
+      e.t = decimal(cols[0]);
+      e.pfn = decimal(cols[1]);
       e.op = this.#opOf(cols[2], no);
-      e.vcpu = cols.length === 4 ? Number(cols[3]) : 0;
+      e.vcpu = cols.length === 4 ? decimal(cols[3]) : 0;
+      if (!Number.isSafeInteger(e.t)) this.#fail(no, `time ${quote(cols[0].trim())} is not ns ≥ 0`);
+      if (!(e.pfn <= 0xfffffffe)) {
+        this.#fail(no, `frame ${quote(cols[1].trim())} is not a frame number`);
+      }
+      if (!(e.vcpu <= 65535)) this.#fail(no, `vcpu ${quote(cols[3].trim())} is not 0…65535`);
     }
-    if (!Number.isSafeInteger(e.t) || e.t < 0) this.#fail(no, `time '${e.t}' is not ns ≥ 0`);
-    if (!Number.isInteger(e.pfn) || e.pfn < 0 || e.pfn > 0xfffffffe) {
-      this.#fail(no, `frame '${e.pfn}' is not a frame number`);
-    }
-    if (!Number.isInteger(e.vcpu) || e.vcpu < 0 || e.vcpu > 65535) {
-      this.#fail(no, `vcpu '${e.vcpu}' is not 0…65535`);
-    }
-    return "event";
+    if (!st.firstEvent) st.firstEvent = no;
+    return true;
   }
 
-  /** Yields, per event line, "event" with `e` filled, or a declared frame count. */
-  *#lines(e: TextEvent): Generator<"event" | number> {
+  /** Yields once per access, with `e` filled; checks every line on the way. */
+  *#lines(e: TextEvent, st: Pass): Generator<true> {
     let file: Deno.FsFile;
     try {
       file = Deno.openSync(this.#path);
     } catch (err) {
       return this.#fail(0, `cannot open: ${(err as Error).message}`);
     }
-    const dec = new TextDecoder();
+    // fatal: bytes that are not UTF-8 are an error, not U+FFFD in a message.
+    const dec = new TextDecoder("utf-8", { fatal: true });
     const buf = new Uint8Array(65536);
-    let rest = "", no = 0, last = 0;
-    this.#sawEvent = false;
+    let rest = "", no = 0, last = 0, read = 0, flagged = false;
     try {
       for (;;) {
         const n = file.readSync(buf);
         const eof = n === null;
-        rest += eof ? dec.decode() : dec.decode(buf.subarray(0, n), { stream: true });
+        let piece = "";
+        try {
+          piece = eof ? dec.decode() : dec.decode(buf.subarray(0, n), { stream: true });
+        } catch {
+          this.#fail(
+            0,
+            `binary content: the file is not UTF-8 text (bytes ${read}–${read + (n ?? 0)})`,
+          );
+        }
+        read += n ?? 0;
+        // One scan of the bytes per piece; only a piece holding a control character (or the
+        // piece after it, which finishes its last line) is looked at line by line.
+        // (The first pass checks; a replay reads what the first pass accepted.)
+        const here = st.collect && hasControl(buf, n ?? 0), control = flagged || here;
+        flagged = here;
+        rest += piece;
         const lines = rest.split("\n");
         rest = eof ? "" : lines.pop()!;
         for (const raw of lines) {
           no++;
           const text = raw.trim();
           if (text === "") continue;
-          const r = this.#parse(text, no, e);
-          if (r === null) continue;
-          if (typeof r === "number") {
-            yield r;
-            continue;
+          const bad = control ? CONTROL.exec(text) : null;
+          if (bad) {
+            this.#fail(
+              no,
+              `binary content: control character U+${
+                bad[0].charCodeAt(0).toString(16).padStart(4, "0")
+              }`,
+            );
           }
+          if (!this.#parse(text, no, e, st)) continue;
           if (e.t < last) {
             this.#fail(no, `time ${e.t} is earlier than the previous access (${last})`);
           }
           last = e.t;
-          yield "event";
+          yield true;
         }
         if (eof) break;
       }
@@ -204,7 +349,7 @@ export class TextTrace implements TraceWorkload {
       );
     }
     const e: TextEvent = { t: 0, pfn: 0, op: 0, vcpu: 0 };
-    const it = this.#lines(e);
+    const it = this.#lines(e, newPass(false));
     const chunk = new TraceChunk(8192);
     const off = this.#offset;
     return {
@@ -216,7 +361,6 @@ export class TextTrace implements TraceWorkload {
         while (k < chunk.t.length) {
           const r = it.next();
           if (r.done) break;
-          if (r.value !== "event") continue;
           chunk.t[k] = e.t;
           chunk.pfn[k] = e.pfn + off;
           chunk.op[k] = e.op;

@@ -11,17 +11,18 @@ import {
   BLOCK_EVENTS,
   BLOCK_HEADER_BYTES,
   BLOCK_MAGIC,
-  crcOf,
+  blockCrc,
   encodeHeader,
   END_PAYLOAD_BYTES,
   TRACE_COMPRESSED,
   TRACE_READS,
   TRACE_VCPU,
   type TraceHeader,
+  VERSION,
 } from "./format.ts";
 
 /**
- * Writes a v1 trace as a stream: events are buffered into blocks of
+ * Writes a trace (format version 2) as a stream: events are buffered into blocks of
  * {@link BLOCK_EVENTS} and written as each fills; {@link TraceWriter.close} writes the
  * end block. Appending out of order or outside the frames is an error.
  *
@@ -58,7 +59,8 @@ export class TraceWriter {
    * @param path where to write
    * @param options `frames` (required); `pageSize` (4096); `timeUnitNs` (1); `reads` and
    * `vcpu` (whether ops other than write and vCPU ids are recorded); `compress`; `zero`
-   * (1 per frame that holds only zeros at the start)
+   * (1 per frame that holds only zeros at the start); `version` (2; 1 writes the older
+   * block checksum, for testing readers of old files)
    */
   constructor(
     path: string,
@@ -70,6 +72,7 @@ export class TraceWriter {
       vcpu?: boolean;
       compress?: boolean;
       zero?: Uint8Array | null;
+      version?: 1 | 2;
     },
   ) {
     const frames = options.frames;
@@ -88,6 +91,7 @@ export class TraceWriter {
       nonZero.push([first, p - first]);
     }
     this.#h = {
+      version: options.version ?? VERSION,
       frames,
       pageSize: options.pageSize ?? 4096,
       timeUnitNs: options.timeUnitNs ?? 1,
@@ -181,10 +185,10 @@ export class TraceWriter {
     dv.setUint32(0, BLOCK_MAGIC, true);
     dv.setUint32(4, n, true);
     dv.setUint32(8, payload.length, true);
-    dv.setUint32(12, crcOf(payload), true);
     dv.setFloat64(16, baseT, true);
     dv.setUint32(24, baseP, true);
     dv.setUint32(28, rawLen, true);
+    dv.setUint32(12, blockCrc(this.#h.version, head, payload), true);
     this.#write(head);
     this.#write(payload);
   }
