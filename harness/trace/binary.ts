@@ -206,7 +206,12 @@ export class BinaryTrace implements TraceWorkload {
     }
     const path = this.#path, h = this.header, off = this.#offset, unit = h.timeUnitNs;
     const withOp = (h.flags & (TRACE_READS | TRACE_VCPU)) !== 0;
-    const file = Deno.openSync(path);
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path);
+    } catch (e) {
+      traceErr(path, "", `cannot open: ${(e as Error).message}`);
+    }
     file.seekSync(this.#dataStart, Deno.SeekMode.Start);
     const endAt = this.#endAt, lastAt = this.#lastT, version = h.version;
     let pos = this.#dataStart, lastT = 0, done = false;
@@ -330,7 +335,12 @@ export class BinaryTrace implements TraceWorkload {
  * ```
  */
 export function readTraceHeader(path: string): TraceHeader {
-  const file = Deno.openSync(path);
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path);
+  } catch (e) {
+    traceErr(path, "", `cannot open: ${(e as Error).message}`);
+  }
   try {
     return readHeader(path, file).header;
   } finally {

@@ -82,7 +82,9 @@ export type TraceWorkload = Workload & {
  */
 export function traceErr(file: string, where: string, msg: string): never {
   const name = UNSAFE.test(file) ? quote(file, 200) : file;
-  throw new PrecopyError("workload", `trace ${name}${where ? ` ${where}` : ""}: ${msg}`);
+  // Messages quote file text already; an OS error may still carry the raw path.
+  const safe = msg.replace(UNSAFE_G, (ch) => `\\u{${ch.charCodeAt(0).toString(16)}}`);
+  throw new PrecopyError("workload", `trace ${name}${where ? ` ${where}` : ""}: ${safe}`);
 }
 
 /**
@@ -139,6 +141,7 @@ export function blockCrc(version: number, head: Uint8Array, payload: Uint8Array)
 /** Characters that must not reach a terminal raw: controls, invisibles, direction marks. */
 // deno-lint-ignore no-control-regex
 const UNSAFE = /[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffd]/;
+const UNSAFE_G = new RegExp(UNSAFE.source, "g");
 const UNSAFE_OR_QUOTE = new RegExp(`${UNSAFE.source.slice(0, -1)}\\\\']`, "g");
 
 /**

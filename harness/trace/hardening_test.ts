@@ -338,3 +338,17 @@ Deno.test("deno task trace info names the format version", async () => {
   assert.match(out, /format {5}v1, page 4096 B/);
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("a path or an OS error holding control characters is escaped in the message", () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/no\x1b[2Jsuch.pctrace`;
+  assert.throws(() => openTrace(path), (e: unknown) => {
+    assert.ok(e instanceof PrecopyError, String(e));
+    assert.match(e.message, /no\\u\{1b\}\[2Jsuch\.pctrace.*cannot open/);
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(e.message, /[\x00-\x1f]/);
+    return true;
+  });
+  assert.throws(() => readTraceHeader(path), /cannot open/);
+  Deno.removeSync(dir);
+});

@@ -79,6 +79,9 @@ export class TraceWriter {
     if (!Number.isInteger(frames) || frames < 1 || frames > 0xffffffff) {
       throw new PrecopyError("config", `trace ${path}: frames must be a whole number ≥ 1`);
     }
+    if (options.version !== undefined && options.version !== 1 && options.version !== 2) {
+      throw new PrecopyError("config", `trace ${path}: version must be 1 or 2`);
+    }
     const nonZero: [number, number][] = [];
     const zero = options.zero;
     for (let p = 0; p < frames;) {
