@@ -28,8 +28,8 @@ usage:
   deno task trace info TRACE
 
 The binary format (version 2; version 1 files still read) is specified in
-fixtures/TRACE_FORMAT.md. The simulator reads all
-three forms: deno task sim --workload path/to/trace.pctrace[:offset=1GiB]
+fixtures/TRACE_FORMAT.md. The simulator reads all three forms:
+deno task sim --workload path/to/trace.pctrace[:offset=1GiB]
 `;
 
 /**

@@ -168,8 +168,8 @@ function sameMaps(c: WorkloadCase, a: Uint8Array | null, b: Uint8Array | null, p
 }
 
 /**
- * The checks for one workload. Each builds the workload from its spec, so a check runs
- * alone.
+ * The checks for one workload. The workload is parsed from its spec when a check first
+ * needs it and shared by the checks; any check can run alone.
  *
  * @param c the workload, its guest size and how much of it to read
  * @param seed the run's seed
