@@ -27,8 +27,9 @@ usage:
   deno task trace export IN.pctrace|IN.csv|IN.jsonl OUT.csv|OUT.jsonl
   deno task trace info TRACE
 
-The binary format v1 is specified in fixtures/TRACE_FORMAT.md. The simulator reads all
-three forms: deno task sim --workload path/to/trace.pctrace[:offset=1GiB]
+The binary format (version 2; version 1 files still read) is specified in
+fixtures/TRACE_FORMAT.md. The simulator reads all three forms:
+deno task sim --workload path/to/trace.pctrace[:offset=1GiB]
 `;
 
 /**
@@ -105,7 +106,7 @@ export function runTrace(args: string[], io: CliIo = stdio): Promise<number> {
           h.flags & TRACE_COMPRESSED ? "compressed" : "",
         ].filter(Boolean);
         lines.push(
-          `format     v1, page ${h.pageSize} B, time unit ${h.timeUnitNs} ns${
+          `format     v${h.version}, page ${h.pageSize} B, time unit ${h.timeUnitNs} ns${
             flags.length ? `, ${flags.join(", ")}` : ""
           }`,
         );

@@ -93,7 +93,10 @@ Deno.test("damaged traces are errors that name the byte offset, never a partial 
   bad((b) => b.subarray(0, 20), /byte 20: truncated header/);
   bad((b) => b.subarray(0, b.length - 10), /truncated or corrupted: the end block is missing/);
   bad((b) => ((b[0] = 88), b), /byte 0: not a precopy-lab trace/);
-  bad((b) => ((b[8] = 2), b), /byte 8: format version 2 is not supported/);
+  bad(
+    (b) => ((b[8] = 3), b),
+    /byte 8: format version 3 is not supported \(this reader knows 1 and 2\)/,
+  );
   bad((b) => ((b[13] ^= 1), b), /byte 28: header checksum mismatch/);
   bad((b) => ((b[40 + 32 + 5] ^= 0x40), b), /byte 40: corrupted: block checksum mismatch/);
   // a block removed from the middle: the end block's count gives it away
@@ -187,7 +190,7 @@ Deno.test("a block compressed by CompressionStream('deflate-raw') reads back: th
   const dir = Deno.makeTempDirSync();
   // An uncompressed trace's block payload, recompressed by the Streams API and spliced in.
   const raw = `${dir}/raw.pctrace`;
-  const w = new TraceWriter(raw, { frames: 32 });
+  const w = new TraceWriter(raw, { frames: 32, version: 1 });
   for (let i = 0; i < 1000; i++) w.append(i * 7, (i * 5) % 32, 1);
   w.close();
   const b = Deno.readFileSync(raw);

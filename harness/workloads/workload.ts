@@ -93,7 +93,8 @@ class Buffers implements AccessChunk {
   length = 0;
 }
 
-type Params = Record<string, string>;
+/** A generator's parameters as written in the spec, by name. */
+export type Params = Record<string, string>;
 
 interface Common {
   footprint: string;
@@ -137,10 +138,13 @@ function hashZero(pages: number, seed: number, share: number): Uint8Array | null
 }
 
 /** Frame choice for one generator; `i` counts writes so far (for sweeps). */
-type Pick = (rng: Rng, tNs: number, i: number) => number;
+export type Pick = (rng: Rng, tNs: number, i: number) => number;
 
-interface GeneratorDef {
+/** A generator: its description, its parameters with their defaults, and its frame picker. */
+export interface GeneratorDef {
+  /** One line for `--help`. */
   description: string;
+  /** The parameters it takes besides the common ones, with their defaults. */
   defaults: Record<string, string>;
   /** Builds the frame picker once the footprint (in frames) is known. */
   picker(p: Params, spec: string, frames: number, rng: Rng): Pick;
@@ -164,7 +168,18 @@ function skewed(p: Params, spec: string, frames: number, rng: Rng, periodNs: num
   };
 }
 
-const GENERATORS: Record<string, GeneratorDef> = {
+/**
+ * The generators, by name: adding one is one entry here (its parameters and defaults, and a
+ * frame picker); the spec parser, `--help` and the workload conformance suite take it up.
+ *
+ * @example Usage
+ * ```ts
+ * import { GENERATORS } from "./workload.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(GENERATORS.hotcold.defaults.hot, "5%");
+ * ```
+ */
+export const GENERATORS: Readonly<Record<string, GeneratorDef>> = {
   idle: {
     description: "a guest that touches no memory",
     defaults: { rate: "0" },
@@ -209,7 +224,7 @@ function parseParams(spec: string, name: string, body: string, allowed: Params):
     const eq = part.indexOf("=");
     if (eq <= 0) wErr(spec, `'${part}' is not k=v`);
     const k = part.slice(0, eq).trim();
-    if (!(k in allowed)) {
+    if (!Object.hasOwn(allowed, k)) {
       wErr(
         spec,
         `unknown parameter '${k}' for ${name}; accepted: ${Object.keys(allowed).join(", ")}`,
@@ -444,7 +459,7 @@ export function parseGenerator(spec: string, pageSize = 4096): Workload {
     if (parts.length < 1 || body.trim() === "") wErr(s, "mix needs at least one part");
     return new Mix(s, parts);
   }
-  const def = GENERATORS[name];
+  const def = Object.hasOwn(GENERATORS, name) ? GENERATORS[name] : undefined;
   if (!def) {
     wErr(s, `unknown generator '${name}'; known: ${GENERATOR_NAMES.join(", ")}, or a .csv trace`);
   }

@@ -123,3 +123,13 @@ Deno.test("CSV traces replay in order and report malformed lines by number", asy
   });
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("parseWorkload() looks names up safely: inherited names are not generators or parameters", () => {
+  for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    assert.throws(() => parseWorkload(name), new RegExp(`unknown generator '${name}'`));
+    assert.throws(
+      () => parseWorkload(`uniform:${name}=1`),
+      new RegExp(`unknown parameter '${name}' for uniform`),
+    );
+  }
+});
