@@ -36,6 +36,7 @@ import {
   createTracker,
   type DirtyTracker,
   type TrackerCosts,
+  type TrackerOptions,
   type TrackerStats,
 } from "../trackers/tracker.ts";
 import {
@@ -90,7 +91,11 @@ export interface SimulationInput {
    * Replaces the tracker named by `config.tracker` — for experiments with tracking
    * mechanisms (and for tests that need a broken one).
    */
-  createTracker?: (memory: GuestMemory, costs: TrackerCosts) => DirtyTracker;
+  createTracker?: (
+    memory: GuestMemory,
+    costs: TrackerCosts,
+    options: Required<TrackerOptions>,
+  ) => DirtyTracker;
   /**
    * Step through every send and access one at a time, never in batches. Reports are
    * identical either way (tests compare the two); batches are only faster.
@@ -234,12 +239,10 @@ class Migration {
     const zeroMap = w.zeroMap(pages, cfg.seed);
     this.mem = new GuestMemory(pages, zeroMap);
     this.zeroPages = zeroMap !== null && zeroMap.some((z) => z !== 0);
+    const options = { leafFrames: cfg.eptLeafFrames, flush: cfg.flush, vcpus: cfg.vcpus };
     this.tracker = input.createTracker
-      ? input.createTracker(this.mem, cfg.trackerCosts)
-      : createTracker(cfg.tracker, this.mem, cfg.trackerCosts, {
-        leafFrames: cfg.eptLeafFrames,
-        flush: cfg.flush,
-      });
+      ? input.createTracker(this.mem, cfg.trackerCosts, options)
+      : createTracker(cfg.tracker, this.mem, cfg.trackerCosts, options);
     this.clear = new ClearPlan(cfg.clear, this.mem.frames, this.tracker);
     this.history = new UpdateHistory(pages, cfg.historyLength, cfg.profileIntervalNs);
     this.stream = w.open(pages, cfg.seed);
@@ -653,7 +656,7 @@ class Migration {
     const limit = this.until;
     const fr = this.mem.frames, tracker = this.tracker, pages = this.pages;
     const rd = this.roundDirty, rdl = this.roundDirtyList;
-    const c = this.c, vcpus = this.cfg.trackerCosts.vcpus;
+    const c = this.c, vcpus = this.cfg.vcpus;
     let t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
     let vc = this.chunkV, base = this.accessIndex;
     let prev = this.lastAccessNs, nextScan = this.nextScanNs;

@@ -160,13 +160,13 @@ export const eptAd: TrackerEntry = {
   noFlush: true,
   seesReads: true,
   granule: (o) => o.leafFrames,
-  validate(costs, o) {
+  validate(_costs, o) {
     checkLeafFrames(o);
     if (o.flush) return;
     if (o.leafFrames > 1) {
       throw new PrecopyError("config", "--no-flush is modelled with 4 KiB leaves only");
     }
-    if (costs.vcpus > NO_FLUSH_MAX_VCPUS) {
+    if ((o.vcpus ?? 1) > NO_FLUSH_MAX_VCPUS) {
       throw new PrecopyError(
         "config",
         `--no-flush models the TLBs of at most ${NO_FLUSH_MAX_VCPUS} vCPUs`,

@@ -56,7 +56,7 @@ export class WpTracker extends BaseTracker {
     const fr = this.m.frames;
     if ((fr[p] & F_WP) === 0) return; // unprotected: the write goes unseen
     fr[p] &= ~F_WP;
-    this.exit("wpFault");
+    this.exit("wpFault", this.c.wpFaultNs);
     this.trapped(p, vcpu);
   }
   /** A write that trapped: it is logged. */
