@@ -200,7 +200,7 @@ const PAGE = 4096; // the flags' frame: --memory and --ept-leaf count in 4 KiB f
 
 /** A time-valued tracker cost: `trackerCosts.<key>`, a `--cost-…` flag taking fractions. */
 function costItem(
-  key: "exitNs" | "wpFaultNs" | "scanEntryNs" | "flushHostNs" | "flushGuestNs",
+  key: "exitNs" | "wpFaultNs" | "scanEntryNs" | "flushHostNs" | "flushGuestNs" | "walkNs",
   flag: string,
   help: string,
   flagHelp: string,
@@ -548,6 +548,13 @@ export const CONFIG_ITEMS: readonly ConfigItem[] = [
     "--cost-flush-guest",
     "Guest time each vCPU loses per flush for the invalidation itself (re-walks apart).",
     "guest time per vCPU per flush, re-walks apart",
+  ),
+  costItem(
+    "walkNs",
+    "--cost-walk",
+    "Guest time of one translation re-walk: the first access to a frame (an EPT leaf) after " +
+      "a flush.",
+    "guest time per translation re-walked after a flush (first touch of a frame)",
   ),
   {
     field: "trackerCosts.pmlEntries",

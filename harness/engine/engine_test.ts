@@ -21,7 +21,7 @@ const BASE: ConfigInput = {
   downtimeLimitNs: 1500, // threshold 6156 bytes: one page fits, two do not
   profileIntervalNs: 1e12,
   vcpus: 1,
-  trackerCosts: { scanEntryNs: 0, flushHostNs: 0, flushGuestNs: 0 },
+  trackerCosts: { scanEntryNs: 0, flushHostNs: 0, flushGuestNs: 0, walkNs: 0 },
 };
 
 const sequential = await loadPolicy("sequential");
@@ -173,7 +173,7 @@ Deno.test("simulate() adds sync cost, device state and pause/resume to downtime"
     deviceState: 4104,
     pauseResumeNs: 7,
     vcpus: 1,
-    trackerCosts: { scanEntryNs: 10, flushHostNs: 5, flushGuestNs: 0 },
+    trackerCosts: { scanEntryNs: 10, flushHostNs: 5, flushGuestNs: 0, walkNs: 0 },
   });
   // each sync walks 4 leaves (40 ns) and flushes (5 ns): setup, round 1, final
   assert.equal(r.downtimeNs, 45 + 1000 + 7);

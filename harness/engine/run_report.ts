@@ -222,6 +222,7 @@ function migrationPart(
     guestOverheadNs: guest,
     hostCpuNs: end.hostCpuNs - warm.hostCpuNs,
     flushes: end.flushes - warm.flushes,
+    walks: end.walks - warm.walks,
     scanEntries: end.scanEntries - warm.scanEntries,
     missedUpdates: end.missedUpdates - warm.missedUpdates,
     slowdownPct: spanNs > 0 ? 100 * guest / spanNs : 0,

@@ -19,7 +19,7 @@
  */
 
 import { PrecopyError } from "../errors.ts";
-import { F_IV_A, F_IV_W, F_LOG, F_NEW, FrameList, type GuestMemory } from "../memory.ts";
+import { F_IV_A, F_IV_W, F_LOG, F_NEW, F_TLB, FrameList, type GuestMemory } from "../memory.ts";
 
 /**
  * Cost parameters of a tracker: times in nanoseconds, sizes in entries. Each is a config
@@ -42,6 +42,11 @@ export interface TrackerCosts {
    * re-walking the translations it dropped is charged apart, per walk (`walkNs`).
    */
   flushGuestNs: number;
+  /**
+   * Guest time of one translation re-walk: after a flush, the first access to each frame
+   * (each EPT leaf) walks the guest's and the EPT's page tables again (default 100 ns).
+   */
+  walkNs: number;
   /** `pml`: entries of each vCPU's log buffer (default 512, Intel's). */
   pmlEntries: number;
   /** `dirty-ring`: entries per vCPU ring, a power of two (default 4096, KVM's advice). */
@@ -101,6 +106,7 @@ export const DEFAULT_TRACKER_COSTS: Readonly<TrackerCosts> = Object.freeze({
   scanEntryNs: 2,
   flushHostNs: 1000,
   flushGuestNs: 2000,
+  walkNs: 100,
   pmlEntries: 512,
   ringEntries: 4096,
 });
@@ -115,13 +121,18 @@ export interface TrackerStats {
   exitsByCause: Record<string, number>;
   /**
    * Guest time lost to tracking: write-protection faults × wpFaultNs + other exits ×
-   * exitNs + flushes × flushGuestNs × vcpus.
+   * exitNs + flushes × flushGuestNs × vcpus + walks × walkNs.
    */
   guestOverheadNs: number;
   /** Host CPU time spent by tracking (scans, clears, flushes). */
   hostCpuNs: number;
   /** INVEPT-style flushes. */
   flushes: number;
+  /**
+   * Translations re-walked because a flush dropped them: the distinct frames (EPT leaves)
+   * the guest touched between a flush and the next one, charged at that next flush.
+   */
+  walks: number;
   /** EPT leaves read or cleared. */
   scanEntries: number;
   /** Writes no tracker saw: made through a cached translation after a clear without flush. */
@@ -238,6 +249,12 @@ export abstract class BaseTracker implements DirtyTracker {
   protected clears = 0;
   /** Flushes (INVEPT). */
   protected flushes = 0;
+  /** Frames (leaves' first frames) whose translation was walked since the last flush. */
+  readonly #walked = new FrameList(4096);
+  /** Translation walks charged so far. */
+  protected walks = 0;
+  /** Whether a flush happened: walks before the first are the guest's own, not tracking's. */
+  #flushedOnce = false;
   /** VM exits, by cause. */
   protected readonly exitCounts: Record<string, number> = {};
   /** Writes no tracker saw (`ept-ad` without flushes). */
@@ -278,6 +295,7 @@ export abstract class BaseTracker implements DirtyTracker {
       guestOverheadNs: this.stallNs + 0, // (+ 0: never −0)
       hostCpuNs: (this.entries + this.clears) * c.scanEntryNs + this.flushes * c.flushHostNs,
       flushes: this.flushes,
+      walks: this.walks,
       scanEntries: this.entries + this.clears,
       missedUpdates: this.missed,
     };
@@ -294,6 +312,21 @@ export abstract class BaseTracker implements DirtyTracker {
   }
 
   abstract onAccess(pfn: number, write: boolean, vcpu: number): void;
+
+  /**
+   * Notes a guest access for the translation cache: the first access to a frame (to its
+   * EPT leaf) after a flush walks the page tables again. Every mechanism calls it for
+   * every access (one bit of the frame's word; the walk is charged at the next flush).
+   */
+  protected touch(p: number): void {
+    const leaf = this.o.leafFrames, fr = this.m.frames;
+    const q = leaf === 1 ? p : p - (p % leaf);
+    const f = fr[q];
+    if ((f & F_TLB) === 0) {
+      fr[q] = f | F_TLB;
+      this.#walked.push(q);
+    }
+  }
 
   /** Records what the hardware reported of an access: the interval lists and the log. */
   protected seen(p: number, write: boolean): void {
@@ -389,7 +422,15 @@ export abstract class BaseTracker implements DirtyTracker {
 
   flush(): void {
     this.flushes++;
-    this.stallNs += this.c.flushGuestNs * this.o.vcpus;
+    // The walks since the previous flush are charged now, when their count is known: the
+    // total is exact, its moment late by at most one flush interval.
+    const w = this.#walked, fr = this.m.frames, n = w.length;
+    for (let i = 0; i < n; i++) fr[w.buf[i]] &= ~F_TLB;
+    w.reset();
+    const walks = this.#flushedOnce ? n : 0;
+    this.#flushedOnce = true;
+    this.walks += walks;
+    this.stallNs += this.c.flushGuestNs * this.o.vcpus + walks * this.c.walkNs;
   }
 
   profile(): ProfileResult {

@@ -61,6 +61,7 @@ export interface TrackerSetup {
 const COSTS: TrackerCosts = {
   ...DEFAULT_TRACKER_COSTS,
   wpFaultNs: 1300, // unlike exitNs, so that charging a fault as an exit shows
+  walkNs: 70,
   ringEntries: 256, // KVM's smallest ring: it fills within a script
 };
 
@@ -253,6 +254,9 @@ class Driver {
   #stats: TrackerStats;
   #missedAtSync = 0;
   #missedAtProfile = 0;
+  /** Leaves touched since the last flush, and the walks expected so far (`stats` only). */
+  readonly #touched = new Set<number>();
+  #walks = 0;
   step = 0;
 
   /**
@@ -293,6 +297,10 @@ class Driver {
       case "access":
         t.onAccess(op.p, op.w, op.v);
         this.ref.access(op.p, op.w);
+        if (this.aspects.has("stats") && this.setup.options.flush) {
+          const leaf = this.setup.options.leafFrames;
+          this.#touched.add(op.p - op.p % leaf);
+        }
         break;
       case "clear":
         t.clear(op.p);
@@ -432,9 +440,22 @@ class Driver {
       "guestOverheadNs",
       "hostCpuNs",
       "flushes",
+      "walks",
       "scanEntries",
       "missedUpdates",
     ] as const;
+    // A flush drops every translation; the first access to a leaf after it is one walk,
+    // charged at the next flush (walks before the first flush are not tracking's).
+    if (s.flushes > prev.flushes) {
+      if (prev.flushes > 0) this.#walks += this.#touched.size;
+      this.#touched.clear();
+    }
+    if (s.walks !== this.#walks) {
+      this.fail(
+        `${s.walks} walks charged, but ${this.#walks} leaves were first touched after a flush ` +
+          `and before the next`,
+      );
+    }
     for (const f of fields) {
       if (!(s[f] >= 0) || !Number.isFinite(s[f])) this.fail(`stats.${f} is ${s[f]}`);
       if (s[f] < prev[f]) this.fail(`stats.${f} went down from ${prev[f]} to ${s[f]}`);
@@ -453,10 +474,10 @@ class Driver {
     }
     const faults = s.exitsByCause.wpFault ?? 0, vcpus = this.setup.options.vcpus;
     const stall = faults * c.wpFaultNs + (s.exits - faults) * c.exitNs +
-      s.flushes * c.flushGuestNs * vcpus;
+      s.flushes * c.flushGuestNs * vcpus + s.walks * c.walkNs;
     if (Math.abs(stall - s.guestOverheadNs) > 1e-9 * Math.max(1, stall)) {
       this.fail(
-        `guest overhead ${s.guestOverheadNs} ns is not faults × wpFaultNs + other exits × exitNs + flushes × flushGuestNs × vcpus = ${stall}`,
+        `guest overhead ${s.guestOverheadNs} ns is not faults × wpFaultNs + other exits × exitNs + flushes × flushGuestNs × vcpus + walks × walkNs = ${stall}`,
       );
     }
     if (this.setup.options.flush && s.missedUpdates !== 0) {

@@ -64,8 +64,15 @@ class EptAdTracker extends BaseTracker {
   }
 
   onAccess(p: number, write: boolean, vcpu: number): void {
-    if (this.leafD !== null) return this.#leafAccess(p, write);
-    if (this.#memD === null) return this.seen(p, write);
+    if (this.leafD !== null) {
+      this.touch(p);
+      return this.#leafAccess(p, write);
+    }
+    if (this.#memD === null) {
+      this.touch(p);
+      return this.seen(p, write);
+    }
+    // (without flushes no translation is dropped: nothing is walked again)
     // Clears may not be flushed: a vCPU whose cached entry already has D=1 writes without
     // setting D again, and the write goes unseen.
     const ep = this.#tlbEpoch!, td = this.#tlbDirty!, d = this.#memD, bit = 1 << vcpu;

@@ -43,6 +43,7 @@ class PmlTracker extends BaseTracker {
     this.#size = costs.pmlEntries;
   }
   onAccess(p: number, write: boolean, vcpu: number): void {
+    this.touch(p);
     if (!write) return; // PML logs D-bit transitions only
     const fr = this.m.frames, leaf = this.o.leafFrames;
     const head = leaf > 1 ? p - (p % leaf) : p; // a 2 MiB leaf's D bit sits on its first frame

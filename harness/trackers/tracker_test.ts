@@ -28,6 +28,7 @@ function profile(accesses: ScriptedAccess[], config: ConfigInput) {
         scanEntryNs: 0,
         flushHostNs: 0,
         flushGuestNs: 0,
+        walkNs: 0,
         exitNs: 100,
         wpFaultNs: 100,
         ...config.trackerCosts,
@@ -102,7 +103,7 @@ Deno.test("every tracker gives the same migration on the same workload when noth
         profileIntervalNs: 1e12,
         tracker,
         clear: "round",
-        trackerCosts: { exitNs: 0, wpFaultNs: 0, flushGuestNs: 0 }, // no stalls: one timeline
+        trackerCosts: { exitNs: 0, wpFaultNs: 0, flushGuestNs: 0, walkNs: 0 }, // no stalls
       },
     });
     return [r.pagesSent, r.necessaryResends, r.redundantResends, r.rounds].join(",");
@@ -229,7 +230,13 @@ Deno.test("oracles see the future on the workload's clock, which stalls hold bac
       startNs: 10_000,
       profileIntervalNs: 1e12,
       tracker: "wp",
-      trackerCosts: { wpFaultNs: 5000, scanEntryNs: 0, flushHostNs: 0, flushGuestNs: 0 },
+      trackerCosts: {
+        wpFaultNs: 5000,
+        scanEntryNs: 0,
+        flushHostNs: 0,
+        flushGuestNs: 0,
+        walkNs: 0,
+      },
     },
   });
   assert.ok(seen.includes(2), JSON.stringify(seen));
@@ -273,4 +280,40 @@ Deno.test("clearAll() clears every logged frame, also ones an earlier sync repor
   t.clearAll();
   t.onAccess(5, true, 0); // re-protected by clearAll, so this write traps and is logged
   assert.deepEqual([...t.sync().newly], [5]);
+});
+
+Deno.test("after a flush, the first access to each frame is one walk, charged at the next flush", () => {
+  // scans (each a flush) every 1 µs: frames 0, 1 before the first (the guest's own
+  // walks, not charged); 1, 2, 2, 3 between the first and second (3 walks); a read of 5
+  // before the third (1 walk); 6 after the last scan of the profiled span (not yet charged)
+  const accesses: ScriptedAccess[] = [
+    [100, 0, "w"],
+    [200, 1, "r"],
+    [1100, 1, "w"],
+    [1200, 2, "r"],
+    [1300, 2, "w"],
+    [1400, 3, "w"],
+    [2500, 5, "r"],
+    [9500, 6, "w"],
+  ];
+  for (const tracker of TRACKER_KINDS) {
+    const p = profile(accesses, { tracker, trackerCosts: { walkNs: 10, exitNs: 0, wpFaultNs: 0 } });
+    // wp and dirty-ring start logging by protecting every frame, a flush at 0: frames 0, 1
+    // are walked again after it
+    const walks = tracker === "wp" || tracker === "dirty-ring" ? 6 : 4;
+    assert.equal(p.walks, walks, tracker);
+    assert.equal(p.guestOverheadNs, walks * 10, tracker);
+  }
+  // the refill grows with the frames touched, not with the flushes: 300 distinct frames
+  // between two scans are 300 walks whatever the tracker
+  const many = distinct(300).map(([t, f]) => [1000 + t, f, "w"] as ScriptedAccess);
+  const free = { walkNs: 10, exitNs: 0, wpFaultNs: 0 }; // no exits' stalls: one timeline
+  for (const tracker of TRACKER_KINDS) {
+    assert.equal(profile(many, { tracker, trackerCosts: free }).walks, 300, tracker);
+  }
+  // one translation per 2 MiB leaf: 300 frames of one leaf are one walk
+  assert.equal(profile(many, { eptLeafFrames: 512, trackerCosts: free }).walks, 1);
+  // without flushes nothing is dropped, so nothing is walked again
+  const noFlush = profile(many, { flush: false, verify: "count", trackerCosts: free });
+  assert.equal(noFlush.walks, 0);
 });
