@@ -269,3 +269,43 @@ Deno.test("simulate() is deterministic: same inputs and seed give identical JSON
   assert.equal(go(3), go(3));
   assert.notEqual(go(3), go(4));
 });
+
+Deno.test("simulate() warns when a profiling scan outlasts its interval or tracking needs > 1 CPU", () => {
+  const config: ConfigInput = {
+    pages: 4096,
+    bandwidth: 4104e6,
+    startNs: 10e6,
+    profileIntervalNs: 1e6,
+    trackerCosts: { scanEntryNs: 500, flushHostNs: 1000 }, // a walk of 4096 leaves: 2.05 ms
+  };
+  const slow = simulate({
+    workload: scriptedWorkload([], { frames: 4096 }),
+    policy: sequential,
+    config,
+  });
+  assert.equal(slow.warnings.length, 3, slow.warnings.join("\n"));
+  assert.match(
+    slow.warnings[0],
+    /^profiling: (\d+) of \1 ept-ad scans took more host time than the 1\.00 ms interval \(the longest 2\.05 ms\)/,
+  );
+  assert.match(
+    slow.warnings[1],
+    /^tracking: ept-ad used 1\.84 host CPUs before the migration \(18\.44 ms of host time in 10\.00 ms\)/,
+  );
+  assert.match(slow.warnings[2], /^tracking: ept-ad used \d+\.\d\d host CPUs during the migration/);
+  // the same run, twice: the same words
+  const again = simulate({
+    workload: scriptedWorkload([], { frames: 4096 }),
+    policy: sequential,
+    config,
+  });
+  assert.deepEqual(again.warnings, slow.warnings);
+  // cheap scans (0.2 ms of a 1 ms interval) and syncs: nothing to say
+  const fine = simulate({
+    workload: scriptedWorkload([], { frames: 4096 }),
+    policy: sequential,
+    config: { ...config, trackerCosts: { scanEntryNs: 50, flushHostNs: 1000 } },
+  });
+  assert.deepEqual(fine.warnings, []);
+  assert.deepEqual(Object.keys(fine).at(-1), "warnings"); // the report's last field
+});

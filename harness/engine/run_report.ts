@@ -90,6 +90,13 @@ export interface RunReport {
    * throws, unless `verify: "count"` asked to report it here (then `false`).
    */
   verified: boolean;
+  /**
+   * What makes the run's numbers doubtful though it completed — a profiling scan longer
+   * than its interval, tracking above one host CPU, … — one sentence each, in the order
+   * first noticed; always present, empty when there is nothing to say. `sim` prints them
+   * on stderr and in its text report.
+   */
+  warnings: string[];
 }
 
 /** What the engine counted in a run; {@link assembleReport} derives the rest. */
@@ -132,6 +139,8 @@ export interface RunTotals {
   throttleSteps: number;
   /** Frames whose destination copy differs from the source. */
   mismatchedFrames: number;
+  /** The engine's warnings (see {@link RunReport.warnings}). */
+  warnings: string[];
 }
 
 /**
@@ -201,6 +210,7 @@ export function assembleReport(
     autoConverge: { enabled: cfg.autoConverge, throttlePct: t.throttlePct, steps: t.throttleSteps },
     mismatchedFrames: t.mismatchedFrames,
     verified: t.mismatchedFrames === 0,
+    warnings: t.warnings,
   };
 }
 
