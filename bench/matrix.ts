@@ -33,6 +33,7 @@ import { reportError, stdio } from "../harness/cli/kit.ts";
 import { configFromFlags } from "../harness/config.ts";
 import { isTraceSpec } from "../harness/trace/trace.ts";
 import { TRACKER_KINDS } from "../harness/trackers/tracker.ts";
+import { type Crossover, findCrossover, type ScalableCost } from "../harness/report/crossover.ts";
 
 /** A stop regime of the matrix. */
 export interface Regime {
@@ -156,7 +157,9 @@ ${REGIMES.map((r) => `  ${r.name.padEnd(6)} ${r.description}`).join("\n")}
 In each table, * marks the lowest downtime and + the fewest pages sent among the
 non-bound policies of that clear mode and regime; bounds (oracles) are listed last.
 Then the profiling-overhead comparison: uniform-light, hotcold and gcc profiled for 5s
-by every tracker (${TRACKER_KINDS.join(", ")}), written to profiling.json too.
+by every tracker (${TRACKER_KINDS.join(", ")}), written to profiling.json too; and
+where the paper's claim would fail: the factor on ept-ad's scan-entry cost and on wp's
+fault cost at which ept-ad's profiling costs as much as wp's.
 `;
 
 function cellTable(results: Result[]): string {
@@ -326,6 +329,75 @@ export function formatOverhead(rows: OverheadRow[]): string {
     ) + "\n";
 }
 
+/** Costs whose crossover the bench shows: ept-ad's scan entry against wp's fault. */
+const CROSSOVER_COSTS: readonly ScalableCost[] = ["scanEntryNs", "wpFaultNs"];
+
+/** Where the paper's second claim would fail on one profiled workload. */
+export interface CrossoverRow {
+  /** Fixture name. */
+  workload: string;
+  /** The factor on one cost at which ept-ad's profiling stops being cheaper than wp's. */
+  crossover: Crossover;
+}
+
+/**
+ * For each profiled workload (as in {@link profilingOverhead}) and each cost of
+ * CROSSOVER_COSTS, the factor at which ept-ad's profiling (guest + host) costs as much
+ * as wp's.
+ *
+ * @param fixtures the fixture workloads (those named in PROFILED are used)
+ * @param base shared configuration
+ * @param policy any policy
+ * @returns one row per workload and cost
+ */
+export function crossoverRows(
+  fixtures: FixtureWorkload[],
+  base: ConfigInput,
+  policy: LoadedPolicy,
+): CrossoverRow[] {
+  const rows: CrossoverRow[] = [];
+  for (const f of fixtures.filter((w) => PROFILED.includes(w.name))) {
+    const flags = configFromFlags({
+      memory: f.memory,
+      bandwidth: f.bandwidth,
+      start: PROFILE_SPAN,
+    });
+    const spec = isTraceSpec(f.spec) ? new URL(f.spec, FIXTURES).pathname : f.spec;
+    for (const cost of CROSSOVER_COSTS) {
+      const config = { ...flags, ...base };
+      const crossover = findCrossover({ workload: parseWorkload(spec), policy, config, cost });
+      rows.push({ workload: f.name, crossover });
+    }
+  }
+  return rows;
+}
+
+/**
+ * Formats the crossover rows.
+ *
+ * @param rows the rows
+ * @returns text for a terminal
+ */
+export function formatCrossover(rows: CrossoverRow[]): string {
+  if (rows.length === 0) return "";
+  const ns = (v: number) => v < 1e3 ? `${Number(v.toPrecision(3))} ns` : formatDuration(v);
+  return `== where the claim would fail: the factor on one cost at which ept-ad's profiling (guest + host) costs as much as wp's\n` +
+    formatTable(
+      ["workload", "cost", "configured", "ept-ad", "wp", "cheaper now", "flips at"],
+      rows.map(({ workload, crossover: x }) => [
+        workload,
+        x.cost,
+        ns(x.baseNs),
+        formatDuration(x.eptAd.totalNs),
+        formatDuration(x.wp.totalNs),
+        x.holds ? "ept-ad" : "wp",
+        x.factor === null
+          ? "never (2^-20 … 2^20)"
+          : `×${Number(x.factor.toPrecision(3))} = ${ns(x.atNs!)}`,
+      ]),
+    ) + "\n";
+}
+
 /**
  * Command-line entry.
  *
@@ -415,10 +487,16 @@ export async function main(args: string[]): Promise<number> {
       ),
     );
     const overhead = profilingOverhead(withDefaults, base, policies[0]);
+    const crossover = crossoverRows(withDefaults, base, policies[0]);
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     Deno.writeTextFileSync(`${outDir}/profiling.json`, JSON.stringify(overhead, null, 1) + "\n");
-    if (v.json) io.out(JSON.stringify({ runs: records, profiling: overhead }) + "\n");
-    else io.out(formatMatrix(results, withDefaults) + "\n" + formatOverhead(overhead) + "\n");
+    if (v.json) io.out(JSON.stringify({ runs: records, profiling: overhead, crossover }) + "\n");
+    else {
+      io.out(
+        formatMatrix(results, withDefaults) + "\n" + formatOverhead(overhead) + "\n" +
+          formatCrossover(crossover) + "\n",
+      );
+    }
     err(
       `${jobs.length} runs (${policies.length} policies × ${withDefaults.length} workloads × ${CLEARS.length} clear modes × ${REGIMES.length} regimes) and ${overhead.length} profiling runs in ${secs} s; results in ${outDir}/results.{json,csv}, profiling.json\n`,
     );
