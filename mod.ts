@@ -118,6 +118,14 @@ export {
   reportRow,
   toCsv,
 } from "./harness/report/report.ts";
+export {
+  type Crossover,
+  type CrossoverInput,
+  findCrossover,
+  type ProfilingCost,
+  profilingCost,
+  type ScalableCost,
+} from "./harness/report/crossover.ts";
 export { createRng, mixSeed, type Rng, shuffle } from "./harness/rng.ts";
 export {
   createTracker,

@@ -15,7 +15,13 @@ import { PrecopyError } from "../harness/errors.ts";
 import { type CliIo, reportError, stdio } from "../harness/cli/kit.ts";
 import { runStudy } from "../harness/cli/study.ts";
 import { formatProfiling, type Summary } from "../harness/study/summary.ts";
-import { parseInteger } from "../harness/units.ts";
+import { formatDuration, parseInteger } from "../harness/units.ts";
+import { formatTable } from "../harness/report/report.ts";
+import { type Crossover, findCrossover, type ScalableCost } from "../harness/report/crossover.ts";
+import { configFromFlags } from "../harness/config.ts";
+import { loadPolicy } from "../harness/policy/loader.ts";
+import { parseWorkload } from "../harness/workloads/spec.ts";
+import { isTraceSpec } from "../harness/trace/trace.ts";
 
 /** The default study. */
 export const BENCH_SPEC: URL = new URL("../fixtures/studies/bench.json", import.meta.url);
@@ -42,9 +48,94 @@ usage: deno task bench [options]
 
 Runs fixtures/studies/bench.json (see docs/studies.md): per regime, each policy against
 sequential with 95 % intervals and paired tests, Pareto marks, the paper's claims as
-measured, then the profiling-overhead comparison of every tracker. The files in --out:
-runs.jsonl, runs.csv, summary.json, report.html, tables.txt.
+measured, then the profiling-overhead comparison of every tracker, and where the paper's
+claim would fail: the factor on ept-ad's scan-entry cost and on wp's fault cost at which
+ept-ad's profiling costs as much as wp's. The files in --out: runs.jsonl, runs.csv,
+summary.json, report.html, tables.txt.
 `;
+
+/** Costs whose crossover the bench shows: ept-ad's scan entry against wp's fault. */
+const CROSSOVER_COSTS: readonly ScalableCost[] = ["scanEntryNs", "wpFaultNs"];
+
+/** Where the paper's second claim would fail on one profiled workload. */
+export interface CrossoverRow {
+  /** Fixture name. */
+  workload: string;
+  /** The factor on one cost at which ept-ad's profiling stops being cheaper than wp's. */
+  crossover: Crossover;
+}
+
+/**
+ * For each workload the bench profiles and each cost of CROSSOVER_COSTS, the factor at
+ * which ept-ad's profiling (guest + host) costs as much as wp's, at the fixture's memory
+ * and bandwidth over the profiled span.
+ *
+ * @param names fixture workloads to use (from the bench spec's `profiling.workloads`)
+ * @param span the profiled span, as text (`5s`)
+ * @returns one row per workload and cost
+ *
+ * @example Usage
+ * ```ts ignore
+ * const rows = await crossoverRows(["uniform-light"], "1s");
+ * ```
+ */
+export async function crossoverRows(names: string[], span: string): Promise<CrossoverRow[]> {
+  const fixturesUrl = new URL("../fixtures/workloads.json", import.meta.url);
+  const fixtures = JSON.parse(Deno.readTextFileSync(fixturesUrl)) as {
+    memory: string;
+    bandwidth: string;
+    workloads: { name: string; spec: string; memory?: string; bandwidth?: string }[];
+  };
+  const policy = await loadPolicy("sequential");
+  const rows: CrossoverRow[] = [];
+  for (const f of fixtures.workloads.filter((w) => names.includes(w.name))) {
+    const config = configFromFlags({
+      memory: f.memory ?? fixtures.memory,
+      bandwidth: f.bandwidth ?? fixtures.bandwidth,
+      start: span,
+    });
+    const spec = isTraceSpec(f.spec) ? new URL(f.spec, fixturesUrl).pathname : f.spec;
+    for (const cost of CROSSOVER_COSTS) {
+      const crossover = findCrossover({ workload: parseWorkload(spec), policy, config, cost });
+      rows.push({ workload: f.name, crossover });
+    }
+  }
+  return rows;
+}
+
+/**
+ * Formats the crossover rows.
+ *
+ * @param rows the rows
+ * @returns text for a terminal
+ *
+ * @example Usage
+ * ```ts
+ * import { formatCrossover } from "./matrix.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(formatCrossover([]), "");
+ * ```
+ */
+export function formatCrossover(rows: CrossoverRow[]): string {
+  if (rows.length === 0) return "";
+  const ns = (v: number) => v < 1e3 ? `${Number(v.toPrecision(3))} ns` : formatDuration(v);
+  return "== where the claim would fail: the factor on one cost at which ept-ad's profiling " +
+    "(guest + host) costs as much as wp's\n" +
+    formatTable(
+      ["workload", "cost", "configured", "ept-ad", "wp", "cheaper now", "flips at"],
+      rows.map(({ workload, crossover: x }) => [
+        workload,
+        x.cost,
+        ns(x.baseNs),
+        formatDuration(x.eptAd.totalNs),
+        formatDuration(x.wp.totalNs),
+        x.holds ? "ept-ad" : "wp",
+        x.factor === null
+          ? "never (2^-20 … 2^20)"
+          : `×${Number(x.factor.toPrecision(3))} = ${ns(x.atNs!)}`,
+      ]),
+    ) + "\n";
+}
 
 /**
  * Command-line entry.
@@ -124,13 +215,14 @@ export async function main(args: string[], io: CliIo = stdio): Promise<number> {
       onlyPolicies: v.policy?.map((p) => (isPath(p) ? resolve(Deno.cwd(), p) : p)),
       onlyWorkloads: v.workload,
       json: v.json === true,
-      after: () => {
+      after: async () => {
         const s: Summary = JSON.parse(Deno.readTextFileSync(`${out}/summary.json`));
-        return s.profiling.length
-          ? `\n== profiling overhead: each workload profiled for the same span at the same interval by every tracker\n${
-            formatProfiling(s.profiling)
-          }\n`
-          : "";
+        if (!s.profiling.length) return "";
+        const names = [...new Set(s.profiling.map((r) => r.workload))];
+        const crossover = await crossoverRows(names, spec.profiling?.span ?? "5s");
+        return `\n== profiling overhead: each workload profiled for the same span at the same interval by every tracker\n${
+          formatProfiling(s.profiling)
+        }\n\n${formatCrossover(crossover)}`;
       },
     });
   } catch (e) {

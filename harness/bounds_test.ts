@@ -246,8 +246,9 @@ Deno.test("oracle: late last writes go after their writes (issue case, scaled to
     }),
   };
   const seq = run(await loadPolicy("sequential")), o = run(oracle), old = run(sortByLast);
-  // measured: sequential 769 ms, last-write sort 971 ms, earliest slot after last write 562 ms
+  // measured with the re-walk cost after each flush (docs/trackers.md): sequential 771 ms,
+  // earliest slot after last write 661 ms (before that cost: 769 and 562 ms)
   assert.ok(old.downtimeNs > seq.downtimeNs);
-  assert.ok(o.downtimeNs < 0.8 * seq.downtimeNs, `${o.downtimeNs} vs ${seq.downtimeNs}`);
+  assert.ok(o.downtimeNs < 0.9 * seq.downtimeNs, `${o.downtimeNs} vs ${seq.downtimeNs}`);
   assert.equal(o.policy.role, "future-informed heuristic");
 });

@@ -15,6 +15,7 @@ import {
   type TrackerCosts,
 } from "./trackers/tracker.ts";
 import { RING_ENTRIES } from "./trackers/dirty_ring.ts";
+import { PML_MAX_ENTRIES } from "./trackers/pml.ts";
 import { parseBandwidth, parseCount, parseDuration, parseSize } from "./units.ts";
 
 /** When a frame's dirty state is reset: at the sync, per N-frame chunk, or per send. */
@@ -69,6 +70,8 @@ export interface MigrationConfig {
   verify: "error" | "count";
   /** QEMU's auto-converge: throttle the vCPUs while dirtying outpaces the link (off). */
   autoConverge: boolean;
+  /** vCPUs of the guest (default 1): PML buffers and dirty rings are per vCPU. */
+  vcpus: number;
   /** The tracker's cost parameters. */
   trackerCosts: TrackerCosts;
   /** Profiling interval in ns (default 100 ms). */
@@ -83,7 +86,10 @@ export interface MigrationConfig {
 
 /** Configuration overrides: any item of {@link MigrationConfig}, tracker costs in part. */
 export type ConfigInput = Partial<Omit<MigrationConfig, "trackerCosts">> & {
-  trackerCosts?: Partial<TrackerCosts>;
+  trackerCosts?: Partial<TrackerCosts> & {
+    /** @deprecated vCPUs are no cost: use the top-level `vcpus` (still read from here). */
+    vcpus?: number;
+  };
 };
 
 /** A value of a configuration item. */
@@ -112,11 +118,13 @@ export interface ConfigFlag {
   form?: string;
   /** Another spelling of the flag before it (`--warmup` for `--start`). */
   alias?: boolean;
+  /** A `duration` kept to fractions of a nanosecond (costs), not rounded to whole ns. */
+  fractional?: boolean;
 }
 
 /** One item of {@link MigrationConfig}: its field, flags, unit, bounds, default and help. */
 export interface ConfigItem {
-  /** The field, `maxRounds`; a tracker cost is `trackerCosts.vcpus`. */
+  /** The field, `maxRounds`; a tracker cost is `trackerCosts.exitNs`. */
   field: string;
   /** The unit of its value: `frames`, `bytes`, `bytes/s`, `ns`, or a word for the kind. */
   unit: string;
@@ -189,6 +197,23 @@ function clearChunk(text: unknown): number {
 }
 
 const PAGE = 4096; // the flags' frame: --memory and --ept-leaf count in 4 KiB frames
+
+/** A time-valued tracker cost: `trackerCosts.<key>`, a `--cost-…` flag taking fractions. */
+function costItem(
+  key: "exitNs" | "wpFaultNs" | "scanEntryNs" | "flushHostNs" | "flushGuestNs" | "walkNs",
+  flag: string,
+  help: string,
+  flagHelp: string,
+): ConfigItem {
+  return {
+    field: `trackerCosts.${key}`,
+    unit: "ns",
+    default: DEFAULT_TRACKER_COSTS[key],
+    ...atLeast("a duration", 0, " ns"),
+    help,
+    flags: [{ flag, arg: "T", syntax: "duration", fractional: true, help: flagHelp }],
+  };
+}
 
 /**
  * Every item of {@link MigrationConfig}, in the order of its fields: the one source of the
@@ -479,59 +504,90 @@ export const CONFIG_ITEMS: readonly ConfigItem[] = [
         "exceeds half the transfer for two 1s periods",
     }],
   },
-  ...(["scanEntryNs", "flushHostNs", "flushGuestNs", "vcpus", "exitNs", "ringEntries"] as const)
-    .map((k): ConfigItem => {
-      const field = `trackerCosts.${k}`, def = DEFAULT_TRACKER_COSTS[k];
-      if (k === "vcpus") {
-        return {
-          field,
-          unit: "vCPUs",
-          default: def,
-          ...whole(1, 4096),
-          help: "vCPUs of the guest.",
-          flags: [{
-            flag: "--vcpus",
-            arg: "N",
-            syntax: "integer",
-            help: "guest vCPUs (PML buffers and dirty rings are per vCPU)",
-          }],
-        };
-      }
-      if (k === "ringEntries") {
-        return {
-          field,
-          unit: "entries",
-          default: def,
-          min: RING_MIN,
-          max: RING_MAX,
-          whole: true,
-          form: `a power of two from ${RING_MIN} to ${RING_MAX}`,
-          accepts: (v) =>
-            Number.isInteger(v) && (v as number) >= RING_MIN && (v as number) <= RING_MAX &&
-            ((v as number) & ((v as number) - 1)) === 0,
-          help: "dirty-ring: entries per vCPU ring (KVM's advice: 4096).",
-          flags: [{
-            flag: "--ring-entries",
-            arg: "N",
-            syntax: "integer",
-            help: "dirty-ring: entries per vCPU ring, a power of two",
-          }],
-        };
-      }
-      return {
-        field,
-        unit: "ns",
-        default: def,
-        ...atLeast("a duration", 0, " ns"),
-        help: {
-          scanEntryNs: "Host time to read and clear one EPT leaf.",
-          flushHostNs: "Host time of one INVEPT, including the IPIs to vCPUs.",
-          flushGuestNs: "Guest time lost per vCPU refilling cached translations after a flush.",
-          exitNs: "Guest time of one VM exit round trip.",
-        }[k],
-        flags: [],
-      };
-    }),
+  {
+    field: "vcpus",
+    unit: "vCPUs",
+    default: 1,
+    ...whole(1, 4096),
+    help: "vCPUs of the guest.",
+    flags: [{
+      flag: "--vcpus",
+      arg: "N",
+      syntax: "integer",
+      help: "guest vCPUs (PML buffers and dirty rings are per vCPU; each drops its translations " +
+        "at a flush)",
+    }],
+  },
+  costItem(
+    "exitNs",
+    "--cost-exit",
+    "Guest time of one VM exit round trip.",
+    "guest time of a VM exit (a full PML buffer or ring)",
+  ),
+  costItem(
+    "wpFaultNs",
+    "--cost-wp-fault",
+    "Guest time of one write-protection fault: its exit and its handling.",
+    "guest time of a write-protection fault (wp, dirty-ring)",
+  ),
+  costItem(
+    "scanEntryNs",
+    "--cost-scan-entry",
+    "Host time to read and clear one scanned entry: EPT leaf, bitmap word, buffer or ring " +
+      "entry.",
+    "host time per entry scanned (EPT leaf, bitmap word, PML or ring entry)",
+  ),
+  costItem(
+    "flushHostNs",
+    "--cost-flush-host",
+    "Host time of one INVEPT, including the IPIs to vCPUs.",
+    "host time of one INVEPT and its IPIs",
+  ),
+  costItem(
+    "flushGuestNs",
+    "--cost-flush-guest",
+    "Guest time each vCPU loses per flush for the invalidation itself (re-walks apart).",
+    "guest time per vCPU per flush, re-walks apart",
+  ),
+  costItem(
+    "walkNs",
+    "--cost-walk",
+    "Guest time of one translation re-walk: the first access to a frame (an EPT leaf) after " +
+      "a flush.",
+    "guest time per translation re-walked after a flush (first touch of a frame)",
+  ),
+  {
+    field: "trackerCosts.pmlEntries",
+    unit: "entries",
+    default: DEFAULT_TRACKER_COSTS.pmlEntries,
+    ...whole(1, PML_MAX_ENTRIES),
+    help: "pml: entries of each vCPU's log buffer (Intel's: 512).",
+    flags: [{
+      flag: "--pml-entries",
+      arg: "N",
+      syntax: "integer",
+      help: "pml: entries per vCPU log buffer; a full buffer is an exit",
+    }],
+  },
+  {
+    field: "trackerCosts.ringEntries",
+    unit: "entries",
+    default: DEFAULT_TRACKER_COSTS.ringEntries,
+    min: RING_MIN,
+    max: RING_MAX,
+    whole: true,
+    form: `a power of two from ${RING_MIN} to ${RING_MAX}`,
+    accepts: (v) =>
+      Number.isInteger(v) && (v as number) >= RING_MIN && (v as number) <= RING_MAX &&
+      ((v as number) & ((v as number) - 1)) === 0,
+    help: "dirty-ring: entries per vCPU ring (KVM's advice: 4096).",
+    flags: [{
+      flag: "--ring-entries",
+      arg: "N",
+      syntax: "integer",
+      help: "dirty-ring: entries per vCPU ring, a power of two",
+    }],
+  },
   {
     field: "profileIntervalNs",
     unit: "ns",
@@ -654,11 +710,21 @@ export function parseClear(text: string): { mode: "round" | "send" | "chunk"; ch
  * ```
  */
 export function resolveConfig(c: ConfigInput = {}): MigrationConfig {
+  const { vcpus: legacyVcpus, ...costs } = c.trackerCosts ?? {};
   const cfg: MigrationConfig = {
     ...DEFAULT_CONFIG,
     ...c,
-    trackerCosts: { ...DEFAULT_TRACKER_COSTS, ...c.trackerCosts },
+    trackerCosts: { ...DEFAULT_TRACKER_COSTS, ...costs },
   };
+  if (legacyVcpus !== undefined) { // deprecated spelling of `vcpus`
+    if (c.vcpus !== undefined && c.vcpus !== legacyVcpus) {
+      throw new PrecopyError(
+        "config",
+        `--vcpus: 'trackerCosts.vcpus' (${legacyVcpus}, deprecated) and 'vcpus' (${c.vcpus}) differ`,
+      );
+    }
+    cfg.vcpus = legacyVcpus;
+  }
   for (const k of Object.keys(c)) {
     if (!(k in DEFAULT_CONFIG)) throw new PrecopyError("config", `'${k}' is no config item`);
   }
@@ -691,7 +757,7 @@ function readFlag(f: ConfigFlag, text: string): number {
     case "rate":
       return parseBandwidth(text, f.flag);
     case "duration": // a bare 0 needs no unit
-      return text === "0" ? 0 : parseDuration(text, f.flag);
+      return text === "0" ? 0 : parseDuration(text, f.flag, !f.fractional);
     default:
       throw new Error(`internal: ${f.flag} is not read as a number`);
   }

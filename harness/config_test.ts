@@ -191,7 +191,8 @@ Deno.test("configFromFlags() reads every flag of the table, and rejects two spel
     flush: false,
     verify: "count",
     autoConverge: true,
-    trackerCosts: { vcpus: 4, ringEntries: 1024 },
+    vcpus: 4,
+    trackerCosts: { ringEntries: 1024 },
     profileIntervalNs: 50e6,
     historyLength: 8,
     seed: 7,
@@ -211,5 +212,14 @@ Deno.test("resolveConfig() rejects items it does not know and a zero marker abov
     /'trackerCosts.exitNS' is no config item/,
   );
   resolveConfig({ zeroMarker: 4104 });
+  // vCPUs moved out of the costs; the old spelling is still read, and must agree
+  assert.equal(resolveConfig({ trackerCosts: { vcpus: 3 } }).vcpus, 3);
+  assert.ok(!("vcpus" in resolveConfig({ trackerCosts: { vcpus: 3 } }).trackerCosts));
+  assert.equal(resolveConfig({ vcpus: 3, trackerCosts: { vcpus: 3 } }).vcpus, 3);
+  assert.throws(
+    () => resolveConfig({ vcpus: 2, trackerCosts: { vcpus: 3 } }),
+    /--vcpus: .* differ/,
+  );
+  assert.throws(() => resolveConfig({ trackerCosts: { vcpus: 0 } }), /--vcpus: '0'/);
   assert.throws(() => resolveConfig({ zeroMarker: 4105 }), /zeroMarker: '4105' is not at most/);
 });

@@ -29,6 +29,11 @@ export const F_SENT = 512;
 export const F_NEW = 2048;
 /** Engine: in the batch of sends being prepared (cleared by the send). */
 export const F_BATCH = 4096;
+/**
+ * Tracker: the translation of the frame (of its EPT leaf, on the leaf's first frame) was
+ * walked since the last flush, so the guest's next access to it costs no walk.
+ */
+export const F_TLB = 8192;
 
 /**
  * A growable list of frame numbers backed by a `Uint32Array`.

@@ -107,7 +107,8 @@ export function parseBandwidth(value: string, what: string): number {
  *
  * @param value the text to parse
  * @param what the flag or parameter name used in the error message
- * @returns nanoseconds, rounded to an integer
+ * @param round round to whole nanoseconds (default); false keeps fractions (`0.5ns`)
+ * @returns nanoseconds, rounded to an integer unless `round` is false
  * @throws {PrecopyError} when the text is not a duration
  *
  * @example Usage
@@ -115,14 +116,16 @@ export function parseBandwidth(value: string, what: string): number {
  * import { parseDuration } from "./units.ts";
  * import assert from "node:assert/strict";
  * assert.equal(parseDuration("300ms", "--downtime-limit"), 300_000_000);
+ * assert.equal(parseDuration("1.5ns", "--cost-scan-entry", false), 1.5);
  * ```
  */
-export function parseDuration(value: string, what: string): number {
+export function parseDuration(value: string, what: string, round = true): number {
   const form = "a duration such as 300ms, 1s, 20us or 500ns";
   const [n, unit] = split(value, what, form);
   const mul = TIME_UNITS[unit];
   if (mul === undefined) fail(what, value, form);
-  const ns = Math.round(n * mul);
+  const ns = round ? Math.round(n * mul) : n * mul;
+  if (!round && Number.isFinite(ns)) return ns;
   if (!Number.isSafeInteger(ns)) fail(what, value, form);
   return ns;
 }

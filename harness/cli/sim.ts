@@ -226,6 +226,7 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
         : undefined,
     });
     if (progress) io.err("\r\x1b[K");
+    for (const w of report.warnings) io.err(`warning: ${w}\n`);
     io.out(v.json ? JSON.stringify(report) + "\n" : formatReport(report) + "\n");
     return 0;
   } catch (e) {

@@ -154,3 +154,15 @@ Deno.test("--help lists every flag sim accepts, each item's default beside it", 
   assert.match(h, /--start T, --warmup T .* +\[1s\]\n/);
   for (const line of h.split("\n")) assert.ok(line.length <= 93, line);
 });
+
+Deno.test("runSim() prints the report's warnings on stderr and in the table", async () => {
+  const args = ["--pages", "4096", "--workload", "idle", "--profile-interval", "1ms"];
+  const slow = await sim([...args, "--cost-scan-entry", "500ns"]);
+  assert.equal(slow.code, 0, slow.err);
+  assert.match(slow.err, /^warning: profiling: \d+ of \d+ ept-ad scans took more host time/m);
+  assert.match(slow.out, /^WARNING {4}profiling: /m);
+  const j = await sim([...args, "--cost-scan-entry", "0.5ns", "--json"]);
+  assert.deepEqual(JSON.parse(j.out).warnings, []);
+  assert.equal(JSON.parse(j.out).config.trackerCosts.scanEntryNs, 0.5);
+  assert.doesNotMatch(j.err, /warning/);
+});

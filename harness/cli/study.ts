@@ -293,7 +293,7 @@ export interface StudyOptions {
   /** Print the summary as JSON on stdout instead of the screen. */
   json?: boolean;
   /** Extra text printed after the screen (bench: the profiling table). */
-  after?: (summaryScreen: string) => string;
+  after?: (summaryScreen: string) => string | Promise<string>;
 }
 
 const RUN_OPTIONS = {
@@ -447,7 +447,7 @@ interface ExecOptions {
   tables: boolean;
   quiet: boolean;
   json: boolean;
-  after?: (screen: string) => string;
+  after?: (screen: string) => string | Promise<string>;
 }
 
 async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<number> {
@@ -537,7 +537,7 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
   if (out) {
     io.out(o.json ? Deno.readTextFileSync(`${o.dir}/summary.json`) : out.screen);
     if (o.tables && !o.json) io.out("\n" + out.tables);
-    if (o.after && !o.json) io.out(o.after(out.screen));
+    if (o.after && !o.json) io.out(await o.after(out.screen));
   }
   for (const l of failures.lines(plan)) io.err(`failed: ${l}\n`);
   for (const l of plan.loadFailures) io.err(`failed: ${l}\n`);

@@ -12,6 +12,7 @@
 
 import { type ConfigInput, type MigrationConfig, resolveConfig } from "../config.ts";
 import { PrecopyError } from "../errors.ts";
+import { formatDuration } from "../units.ts";
 import { UpdateHistory } from "../history.ts";
 import {
   F_BATCH,
@@ -36,6 +37,7 @@ import {
   createTracker,
   type DirtyTracker,
   type TrackerCosts,
+  type TrackerOptions,
   type TrackerStats,
 } from "../trackers/tracker.ts";
 import {
@@ -90,7 +92,11 @@ export interface SimulationInput {
    * Replaces the tracker named by `config.tracker` — for experiments with tracking
    * mechanisms (and for tests that need a broken one).
    */
-  createTracker?: (memory: GuestMemory, costs: TrackerCosts) => DirtyTracker;
+  createTracker?: (
+    memory: GuestMemory,
+    costs: TrackerCosts,
+    options: Required<TrackerOptions>,
+  ) => DirtyTracker;
   /**
    * Step through every send and access one at a time, never in batches. Reports are
    * identical either way (tests compare the two); batches are only faster.
@@ -213,6 +219,11 @@ class Migration {
   prefetchSink = 0;
   nextScanNs = -0;
   scans = 0;
+  /** Profiling scans whose host time exceeded the interval, and the longest scan's. */
+  longScans = 0;
+  longestScanNs = 0;
+  /** The report's warnings, in the order first noticed (see {@link Migration.warn}). */
+  readonly warnings: string[] = [];
 
   /** Run counters, indexed by the `C_*` constants (a typed array keeps the hot loop lean). */
   readonly c = new Float64Array(C_COUNT);
@@ -236,12 +247,10 @@ class Migration {
     const zeroMap = w.zeroMap(pages, cfg.seed);
     this.mem = new GuestMemory(pages, zeroMap);
     this.zeroPages = zeroMap !== null && zeroMap.some((z) => z !== 0);
+    const options = { leafFrames: cfg.eptLeafFrames, flush: cfg.flush, vcpus: cfg.vcpus };
     this.tracker = input.createTracker
-      ? input.createTracker(this.mem, cfg.trackerCosts)
-      : createTracker(cfg.tracker, this.mem, cfg.trackerCosts, {
-        leafFrames: cfg.eptLeafFrames,
-        flush: cfg.flush,
-      });
+      ? input.createTracker(this.mem, cfg.trackerCosts, options)
+      : createTracker(cfg.tracker, this.mem, cfg.trackerCosts, options);
     this.clear = new ClearPlan(cfg.clear, this.mem.frames, this.tracker);
     this.history = new UpdateHistory(pages, cfg.historyLength, cfg.profileIntervalNs);
     this.stream = w.open(pages, cfg.seed);
@@ -307,9 +316,18 @@ class Migration {
     );
   }
 
+  /** Adds a warning to the report (once: a repeated message is dropped). */
+  warn(message: string): void {
+    if (!this.warnings.includes(message)) this.warnings.push(message);
+  }
+
   scan(): void {
     const nowNs = this.nextScanNs;
+    const hostBefore = this.tracker.stats.hostCpuNs;
     const r = this.tracker.profile();
+    const cost = this.tracker.stats.hostCpuNs - hostBefore;
+    if (cost > this.cfg.profileIntervalNs) this.longScans++;
+    if (cost > this.longestScanNs) this.longestScanNs = cost;
     this.history.record(r.written, r.accessed);
     this.scans++;
     this.nextScanNs += this.cfg.profileIntervalNs;
@@ -669,7 +687,7 @@ class Migration {
     const limit = this.until;
     const fr = this.mem.frames, tracker = this.tracker, pages = this.pages;
     const rd = this.roundDirty, rdl = this.roundDirtyList;
-    const c = this.c, vcpus = this.cfg.trackerCosts.vcpus;
+    const c = this.c, vcpus = this.cfg.vcpus;
     let t = this.chunkT, pf = this.chunkP, op = this.chunkO, n = this.chunkLen, i = this.ci;
     let vc = this.chunkV, base = this.accessIndex;
     let prev = this.lastAccessNs, nextScan = this.nextScanNs;
@@ -806,8 +824,10 @@ class Migration {
     const stop = this.stopAndCopy(now);
     syncs++;
     const mismatched = this.verify();
+    const end = this.tracker.stats, totalTimeNs = now + stop.downtimeNs - start;
+    this.checkTracking(warm, end, totalTimeNs);
     return assembleReport(this.input.policy, this.params, this.input.workload.name, cfg, {
-      totalTimeNs: now + stop.downtimeNs - start,
+      totalTimeNs,
       downtimeNs: stop.downtimeNs,
       perRound: rows,
       syncs,
@@ -822,12 +842,39 @@ class Migration {
       guestWrites: stop.guestWrites,
       guestReads: stop.guestReads,
       trackerAtStart: warm,
-      trackerAtEnd: this.tracker.stats,
+      trackerAtEnd: end,
       throttlePct: converge.throttlePct,
       throttleSteps: converge.steps,
       mismatchedFrames: mismatched,
       zeroPages: this.zeroPages,
+      warnings: this.warnings,
     });
+  }
+
+  /**
+   * Warns where tracking could not keep up on a real host: profiling scans that take
+   * longer than their interval (the next would be due before one ends), and tracking that
+   * needs more than one host CPU, before or during the migration.
+   */
+  checkTracking(warm: TrackerStats, end: TrackerStats, migrationNs: number): void {
+    const cfg = this.cfg, kind = this.tracker.kind;
+    if (this.longScans > 0) {
+      this.warn(
+        `profiling: ${this.longScans} of ${this.scans} ${kind} scans took more host time ` +
+          `than the ${formatDuration(cfg.profileIntervalNs)} interval (the longest ` +
+          `${formatDuration(this.longestScanNs)}): a real profiler would fall behind`,
+      );
+    }
+    const cpus = (what: string, hostNs: number, spanNs: number) => {
+      if (spanNs > 0 && hostNs > spanNs) {
+        this.warn(
+          `tracking: ${kind} used ${(hostNs / spanNs).toFixed(2)} host CPUs ${what} ` +
+            `(${formatDuration(hostNs)} of host time in ${formatDuration(spanNs)}), more than one`,
+        );
+      }
+    };
+    cpus("before the migration", warm.hostCpuNs, cfg.startNs);
+    cpus("during the migration", end.hostCpuNs - warm.hostCpuNs, migrationNs);
   }
 
   /**

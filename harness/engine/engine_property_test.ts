@@ -154,7 +154,7 @@ Deno.test("simulate() gives the same report whether sends go in batches or one a
               pages: frames,
               bandwidth: 4104e6 / slotUs,
               qemuMaxWaitNs,
-              trackerCosts: { vcpus },
+              vcpus,
             },
             exact,
           }));

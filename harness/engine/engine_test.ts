@@ -20,7 +20,8 @@ const BASE: ConfigInput = {
   startNs: 0,
   downtimeLimitNs: 1500, // threshold 6156 bytes: one page fits, two do not
   profileIntervalNs: 1e12,
-  trackerCosts: { scanEntryNs: 0, flushHostNs: 0, flushGuestNs: 0, vcpus: 1 },
+  vcpus: 1,
+  trackerCosts: { scanEntryNs: 0, flushHostNs: 0, flushGuestNs: 0, walkNs: 0 },
 };
 
 const sequential = await loadPolicy("sequential");
@@ -171,7 +172,8 @@ Deno.test("simulate() adds sync cost, device state and pause/resume to downtime"
   const r = run([], {
     deviceState: 4104,
     pauseResumeNs: 7,
-    trackerCosts: { scanEntryNs: 10, flushHostNs: 5, flushGuestNs: 0, vcpus: 1 },
+    vcpus: 1,
+    trackerCosts: { scanEntryNs: 10, flushHostNs: 5, flushGuestNs: 0, walkNs: 0 },
   });
   // each sync walks 4 leaves (40 ns) and flushes (5 ns): setup, round 1, final
   assert.equal(r.downtimeNs, 45 + 1000 + 7);
@@ -266,4 +268,44 @@ Deno.test("simulate() is deterministic: same inputs and seed give identical JSON
     }));
   assert.equal(go(3), go(3));
   assert.notEqual(go(3), go(4));
+});
+
+Deno.test("simulate() warns when a profiling scan outlasts its interval or tracking needs > 1 CPU", () => {
+  const config: ConfigInput = {
+    pages: 4096,
+    bandwidth: 4104e6,
+    startNs: 10e6,
+    profileIntervalNs: 1e6,
+    trackerCosts: { scanEntryNs: 500, flushHostNs: 1000 }, // a walk of 4096 leaves: 2.05 ms
+  };
+  const slow = simulate({
+    workload: scriptedWorkload([], { frames: 4096 }),
+    policy: sequential,
+    config,
+  });
+  assert.equal(slow.warnings.length, 3, slow.warnings.join("\n"));
+  assert.match(
+    slow.warnings[0],
+    /^profiling: (\d+) of \1 ept-ad scans took more host time than the 1\.00 ms interval \(the longest 2\.05 ms\)/,
+  );
+  assert.match(
+    slow.warnings[1],
+    /^tracking: ept-ad used 1\.84 host CPUs before the migration \(18\.44 ms of host time in 10\.00 ms\)/,
+  );
+  assert.match(slow.warnings[2], /^tracking: ept-ad used \d+\.\d\d host CPUs during the migration/);
+  // the same run, twice: the same words
+  const again = simulate({
+    workload: scriptedWorkload([], { frames: 4096 }),
+    policy: sequential,
+    config,
+  });
+  assert.deepEqual(again.warnings, slow.warnings);
+  // cheap scans (0.2 ms of a 1 ms interval) and syncs: nothing to say
+  const fine = simulate({
+    workload: scriptedWorkload([], { frames: 4096 }),
+    policy: sequential,
+    config: { ...config, trackerCosts: { scanEntryNs: 50, flushHostNs: 1000 } },
+  });
+  assert.deepEqual(fine.warnings, []);
+  assert.deepEqual(Object.keys(fine).at(-1), "warnings"); // the report's last field
 });

@@ -96,6 +96,13 @@ export interface RunReport {
    * throws, unless `verify: "count"` asked to report it here (then `false`).
    */
   verified: boolean;
+  /**
+   * What makes the run's numbers doubtful though it completed — a profiling scan longer
+   * than its interval, tracking above one host CPU, … — one sentence each, in the order
+   * first noticed; always present, empty when there is nothing to say. `sim` prints them
+   * on stderr and in its text report.
+   */
+  warnings: string[];
 }
 
 /** What the engine counted in a run; {@link assembleReport} derives the rest. */
@@ -140,6 +147,8 @@ export interface RunTotals {
   mismatchedFrames: number;
   /** Whether any frame started as a zero page (a bound's regime may exclude them). */
   zeroPages: boolean;
+  /** The engine's warnings (see {@link RunReport.warnings}). */
+  warnings: string[];
 }
 
 /**
@@ -218,6 +227,7 @@ export function assembleReport(
     autoConverge: { enabled: cfg.autoConverge, throttlePct: t.throttlePct, steps: t.throttleSteps },
     mismatchedFrames: t.mismatchedFrames,
     verified: t.mismatchedFrames === 0,
+    warnings: t.warnings,
   };
 }
 
@@ -239,6 +249,7 @@ function migrationPart(
     guestOverheadNs: guest,
     hostCpuNs: end.hostCpuNs - warm.hostCpuNs,
     flushes: end.flushes - warm.flushes,
+    walks: end.walks - warm.walks,
     scanEntries: end.scanEntries - warm.scanEntries,
     missedUpdates: end.missedUpdates - warm.missedUpdates,
     slowdownPct: spanNs > 0 ? 100 * guest / spanNs : 0,

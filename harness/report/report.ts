@@ -231,6 +231,7 @@ export function formatReport(r: RunReport): string {
     `guest      ${n(r.guestWrites)} writes during migration`,
     trackerLine("tracking  ", r.tracker, "migration"),
     trackerLine("profiling ", r.profiling, `${formatDuration(r.config.startNs)} before it`),
+    ...r.warnings.map((w) => `WARNING    ${w}`),
     "",
   ];
   const rows = r.perRound.map((x) => [

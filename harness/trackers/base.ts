@@ -8,41 +8,63 @@
  * A tracker keeps the dirty log, hands the engine the frames newly logged at each sync,
  * clears the log when told (at the round's sync, per chunk or per page), and feeds the
  * profiling history. vCPU ids come from the workload (traces may record them) modulo
- * `vcpus`, or are spread round-robin over `vcpus` for generators. Exits and translation
- * refills are guest time lost (`stallNs`): the engine stops the guest's clock for them,
- * so a costly tracker also makes the guest dirty less.
+ * the options' `vcpus`, or are spread round-robin over them for generators. Exits and
+ * translation refills are guest time lost (`stallNs`): the engine stops the guest's clock
+ * for them, so a costly tracker also makes the guest dirty less.
  *
- * Cost defaults are our assumptions, not measurements: no published per-entry scan or
- * INVEPT cost was found (`docs/trackers.md` gives the sources there are).
+ * Cost defaults are partly measured (a VM exit), partly our assumptions: no published
+ * per-entry scan, INVEPT or refill cost was found (`docs/trackers.md` gives the sources).
  *
  * @module
  */
 
 import { PrecopyError } from "../errors.ts";
-import { F_IV_A, F_IV_W, F_LOG, F_NEW, FrameList, type GuestMemory } from "../memory.ts";
+import { F_IV_A, F_IV_W, F_LOG, F_NEW, F_TLB, FrameList, type GuestMemory } from "../memory.ts";
 
-/** Cost parameters of a tracker, all in nanoseconds. */
+/**
+ * Cost parameters of a tracker: times in nanoseconds, sizes in entries. Each is a config
+ * item (`trackerCosts.<name>`) with a `sim` flag; `docs/trackers.md` gives their sources.
+ */
 export interface TrackerCosts {
-  /** Host time to read and clear one EPT leaf during a scan or clear (default 2 ns). */
+  /** Guest time of one VM exit round trip (default 800 ns: ≈2 000 cycles at 2.5 GHz). */
+  exitNs: number;
+  /** Guest time of one write-protection fault: its exit and its handling (default 800 ns). */
+  wpFaultNs: number;
+  /**
+   * Host time to read and clear one scanned entry: an EPT leaf, a bitmap word, a PML
+   * buffer or ring entry (default 2 ns).
+   */
   scanEntryNs: number;
   /** Host time of one INVEPT, including the IPIs to vCPUs (default 1 µs). */
   flushHostNs: number;
-  /** Guest time lost per vCPU refilling cached translations after a flush (default 2 µs). */
+  /**
+   * Guest time each vCPU loses per flush for the invalidation itself (default 2 µs);
+   * re-walking the translations it dropped is charged apart, per walk (`walkNs`).
+   */
   flushGuestNs: number;
-  /** vCPUs of the guest (default 1). */
-  vcpus: number;
-  /** Guest time of one VM exit round trip (default 800 ns: ≈2 000 cycles at 2.5 GHz). */
-  exitNs: number;
+  /**
+   * Guest time of one translation re-walk: after a flush, the first access to each frame
+   * (each EPT leaf) walks the guest's and the EPT's page tables again (default 100 ns).
+   */
+  walkNs: number;
+  /** `pml`: entries of each vCPU's log buffer (default 512, Intel's). */
+  pmlEntries: number;
   /** `dirty-ring`: entries per vCPU ring, a power of two (default 4096, KVM's advice). */
   ringEntries: number;
 }
 
-/** How the EPT is set up, besides costs. */
+/** The guest's vCPUs and how the EPT is set up, besides costs. */
 export interface TrackerOptions {
   /** Frames per EPT leaf: 1 (4 KiB, default) or 512 (2 MiB). */
   leafFrames: number;
   /** Whether clears are followed by INVEPT (default true). */
   flush: boolean;
+  /**
+   * vCPUs of the guest (default 1): PML buffers and dirty rings are per vCPU, and every
+   * vCPU drops its translations at a flush. (Formerly `TrackerCosts.vcpus`, which is
+   * deprecated: `createTracker` still reads it there when the options do not say.)
+   */
+  vcpus?: number;
 }
 
 /** Bit positions of F_LOG, F_NEW and F_IV_W, for branchless scans. */
@@ -58,16 +80,17 @@ if (F_LOG !== 1 << LOG_BIT || F_NEW !== 1 << NEW_BIT || F_IV_W !== 1 << IV_W_BIT
  * ```ts
  * import { DEFAULT_TRACKER_OPTIONS } from "./base.ts";
  * import assert from "node:assert/strict";
- * assert.deepEqual(DEFAULT_TRACKER_OPTIONS, { leafFrames: 1, flush: true });
+ * assert.deepEqual(DEFAULT_TRACKER_OPTIONS, { leafFrames: 1, flush: true, vcpus: 1 });
  * ```
  */
-export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
+export const DEFAULT_TRACKER_OPTIONS: Readonly<Required<TrackerOptions>> = Object.freeze({
   leafFrames: 1,
   flush: true,
+  vcpus: 1,
 });
 
 /**
- * Default {@link TrackerCosts}. They are assumptions, not measurements: see
+ * Default {@link TrackerCosts}. Most are assumptions, not measurements: see
  * `docs/trackers.md` for where each comes from.
  *
  * @example Usage
@@ -78,11 +101,13 @@ export const DEFAULT_TRACKER_OPTIONS: Readonly<TrackerOptions> = Object.freeze({
  * ```
  */
 export const DEFAULT_TRACKER_COSTS: Readonly<TrackerCosts> = Object.freeze({
+  exitNs: 800,
+  wpFaultNs: 800,
   scanEntryNs: 2,
   flushHostNs: 1000,
   flushGuestNs: 2000,
-  vcpus: 1,
-  exitNs: 800,
+  walkNs: 100,
+  pmlEntries: 512,
   ringEntries: 4096,
 });
 
@@ -94,12 +119,20 @@ export interface TrackerStats {
   exits: number;
   /** Exits by cause: `wpFault`, `pmlFull`, `ringFull`. */
   exitsByCause: Record<string, number>;
-  /** Guest time lost to tracking (exits × exitNs + flushes × flushGuestNs × vcpus). */
+  /**
+   * Guest time lost to tracking: write-protection faults × wpFaultNs + other exits ×
+   * exitNs + flushes × flushGuestNs × vcpus + walks × walkNs.
+   */
   guestOverheadNs: number;
   /** Host CPU time spent by tracking (scans, clears, flushes). */
   hostCpuNs: number;
   /** INVEPT-style flushes. */
   flushes: number;
+  /**
+   * Translations re-walked because a flush dropped them: the distinct frames (EPT leaves)
+   * the guest touched between a flush and the next one, charged at that next flush.
+   */
+  walks: number;
   /** EPT leaves read or cleared. */
   scanEntries: number;
   /** Writes no tracker saw: made through a cached translation after a clear without flush. */
@@ -216,12 +249,18 @@ export abstract class BaseTracker implements DirtyTracker {
   protected clears = 0;
   /** Flushes (INVEPT). */
   protected flushes = 0;
+  /** Frames (leaves' first frames) whose translation was walked since the last flush. */
+  readonly #walked = new FrameList(4096);
+  /** Translation walks charged so far. */
+  protected walks = 0;
+  /** Whether a flush happened: walks before the first are the guest's own, not tracking's. */
+  #flushedOnce = false;
   /** VM exits, by cause. */
   protected readonly exitCounts: Record<string, number> = {};
   /** Writes no tracker saw (`ept-ad` without flushes). */
   protected missed = 0;
-  /** Leaf size and flushing. */
-  protected readonly o: TrackerOptions;
+  /** Leaf size, flushing and vCPUs (every option filled in). */
+  protected readonly o: Required<TrackerOptions>;
   /** Guest time lost so far. */
   stallNs: number = -0; // a float from the start (see the engine's clock fields)
 
@@ -229,7 +268,7 @@ export abstract class BaseTracker implements DirtyTracker {
    * Creates the tracker's shared state.
    * @param memory the guest memory it watches
    * @param costs cost parameters
-   * @param options leaf size and flushing
+   * @param options leaf size, flushing and vCPUs
    */
   constructor(
     memory: GuestMemory,
@@ -238,7 +277,7 @@ export abstract class BaseTracker implements DirtyTracker {
   ) {
     this.m = memory;
     this.c = costs;
-    this.o = options;
+    this.o = { ...DEFAULT_TRACKER_OPTIONS, ...options };
     this.#newlyCap = Math.max(1024, memory.pages >>> 5);
     const fr = memory.frames, little = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
     this.#pairs = little && fr.byteOffset % 4 === 0
@@ -256,18 +295,38 @@ export abstract class BaseTracker implements DirtyTracker {
       guestOverheadNs: this.stallNs + 0, // (+ 0: never −0)
       hostCpuNs: (this.entries + this.clears) * c.scanEntryNs + this.flushes * c.flushHostNs,
       flushes: this.flushes,
+      walks: this.walks,
       scanEntries: this.entries + this.clears,
       missedUpdates: this.missed,
     };
   }
 
-  /** Counts a VM exit and stalls the guest for it. @param cause its name in the stats */
-  protected exit(cause: string): void {
+  /**
+   * Counts a VM exit and stalls the guest for it.
+   * @param cause its name in the stats
+   * @param ns what it costs the guest (default `exitNs`)
+   */
+  protected exit(cause: string, ns: number = this.c.exitNs): void {
     this.exitCounts[cause] = (this.exitCounts[cause] ?? 0) + 1;
-    this.stallNs += this.c.exitNs;
+    this.stallNs += ns;
   }
 
   abstract onAccess(pfn: number, write: boolean, vcpu: number): void;
+
+  /**
+   * Notes a guest access for the translation cache: the first access to a frame (to its
+   * EPT leaf) after a flush walks the page tables again. Every mechanism calls it for
+   * every access (one bit of the frame's word; the walk is charged at the next flush).
+   */
+  protected touch(p: number): void {
+    const leaf = this.o.leafFrames, fr = this.m.frames;
+    const q = leaf === 1 ? p : p - (p % leaf);
+    const f = fr[q];
+    if ((f & F_TLB) === 0) {
+      fr[q] = f | F_TLB;
+      this.#walked.push(q);
+    }
+  }
 
   /** Records what the hardware reported of an access: the interval lists and the log. */
   protected seen(p: number, write: boolean): void {
@@ -363,7 +422,15 @@ export abstract class BaseTracker implements DirtyTracker {
 
   flush(): void {
     this.flushes++;
-    this.stallNs += this.c.flushGuestNs * this.c.vcpus;
+    // The walks since the previous flush are charged now, when their count is known: the
+    // total is exact, its moment late by at most one flush interval.
+    const w = this.#walked, fr = this.m.frames, n = w.length;
+    for (let i = 0; i < n; i++) fr[w.buf[i]] &= ~F_TLB;
+    w.reset();
+    const walks = this.#flushedOnce ? n : 0;
+    this.#flushedOnce = true;
+    this.walks += walks;
+    this.stallNs += this.c.flushGuestNs * this.o.vcpus + walks * this.c.walkNs;
   }
 
   profile(): ProfileResult {

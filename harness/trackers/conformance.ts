@@ -54,15 +54,16 @@ export interface TrackerSetup {
   readonly pages: number;
   /** Tracker costs (distinct, non-zero values, so that cost identities can fail). */
   readonly costs: TrackerCosts;
-  /** Leaf size and flushing. */
-  readonly options: TrackerOptions;
+  /** Leaf size, flushing and vCPUs. */
+  readonly options: Required<TrackerOptions>;
 }
 
-const costs = (vcpus: number): TrackerCosts => ({
+const COSTS: TrackerCosts = {
   ...DEFAULT_TRACKER_COSTS,
-  vcpus,
+  wpFaultNs: 1300, // unlike exitNs, so that charging a fault as an exit shows
+  walkNs: 70,
   ringEntries: 256, // KVM's smallest ring: it fills within a script
-});
+};
 
 /**
  * The setups every tracker is tried on; a setup its entry rejects is skipped with the
@@ -78,24 +79,24 @@ const costs = (vcpus: number): TrackerCosts => ({
  * ```
  */
 export const TRACKER_SETUPS: readonly TrackerSetup[] = Object.freeze([
-  { name: "4 KiB, 1 vCPU, 96 frames", pages: 96, costs: costs(1), options: exact() },
-  { name: "4 KiB, 3 vCPUs, 2100 frames", pages: 2100, costs: costs(3), options: exact() },
+  { name: "4 KiB, 1 vCPU, 96 frames", pages: 96, costs: COSTS, options: exact(1) },
+  { name: "4 KiB, 3 vCPUs, 2100 frames", pages: 2100, costs: COSTS, options: exact(3) },
   {
     name: "2 MiB leaves, 2 vCPUs, 1300 frames",
     pages: 1300,
-    costs: costs(2),
-    options: { leafFrames: 512, flush: true },
+    costs: COSTS,
+    options: { leafFrames: 512, flush: true, vcpus: 2 },
   },
   {
     name: "no flush, 2 vCPUs, 96 frames",
     pages: 96,
-    costs: costs(2),
-    options: { leafFrames: 1, flush: false },
+    costs: COSTS,
+    options: { leafFrames: 1, flush: false, vcpus: 2 },
   },
 ]);
 
-function exact(): TrackerOptions {
-  return { leafFrames: 1, flush: true };
+function exact(vcpus: number): Required<TrackerOptions> {
+  return { leafFrames: 1, flush: true, vcpus };
 }
 
 /** Options of fast-check's runner that a caller may set. */
@@ -128,7 +129,7 @@ function scriptArb(s: TrackerSetup): fc.Arbitrary<Op[]> {
     { weight: 3, arbitrary: fc.integer({ min: 0, max: Math.min(last, 11) }) },
     { weight: 1, arbitrary: fc.integer({ min: 0, max: last }) },
   );
-  const vcpu = fc.integer({ min: 0, max: s.costs.vcpus - 1 });
+  const vcpu = fc.integer({ min: 0, max: s.options.vcpus - 1 });
   const op: fc.Arbitrary<Op | Burst> = fc.oneof(
     {
       weight: 12,
@@ -161,7 +162,7 @@ function expand(ops: (Op | Burst)[], s: TrackerSetup): Op[] {
       continue;
     }
     for (let i = 0; i < o.n; i++) {
-      out.push({ k: "access", p: (o.p + i * o.stride) % s.pages, w: o.w, v: i % s.costs.vcpus });
+      out.push({ k: "access", p: (o.p + i * o.stride) % s.pages, w: o.w, v: i % s.options.vcpus });
     }
   }
   return out;
@@ -253,6 +254,9 @@ class Driver {
   #stats: TrackerStats;
   #missedAtSync = 0;
   #missedAtProfile = 0;
+  /** Leaves touched since the last flush, and the walks expected so far (`stats` only). */
+  readonly #touched = new Set<number>();
+  #walks = 0;
   step = 0;
 
   /**
@@ -293,6 +297,10 @@ class Driver {
       case "access":
         t.onAccess(op.p, op.w, op.v);
         this.ref.access(op.p, op.w);
+        if (this.aspects.has("stats") && this.setup.options.flush) {
+          const leaf = this.setup.options.leafFrames;
+          this.#touched.add(op.p - op.p % leaf);
+        }
         break;
       case "clear":
         t.clear(op.p);
@@ -432,9 +440,22 @@ class Driver {
       "guestOverheadNs",
       "hostCpuNs",
       "flushes",
+      "walks",
       "scanEntries",
       "missedUpdates",
     ] as const;
+    // A flush drops every translation; the first access to a leaf after it is one walk,
+    // charged at the next flush (walks before the first flush are not tracking's).
+    if (s.flushes > prev.flushes) {
+      if (prev.flushes > 0) this.#walks += this.#touched.size;
+      this.#touched.clear();
+    }
+    if (s.walks !== this.#walks) {
+      this.fail(
+        `${s.walks} walks charged, but ${this.#walks} leaves were first touched after a flush ` +
+          `and before the next`,
+      );
+    }
     for (const f of fields) {
       if (!(s[f] >= 0) || !Number.isFinite(s[f])) this.fail(`stats.${f} is ${s[f]}`);
       if (s[f] < prev[f]) this.fail(`stats.${f} went down from ${prev[f]} to ${s[f]}`);
@@ -451,10 +472,12 @@ class Driver {
     if (s.guestOverheadNs !== this.t.stallNs) {
       this.fail(`guestOverheadNs ${s.guestOverheadNs} is not stallNs ${this.t.stallNs}`);
     }
-    const stall = s.exits * c.exitNs + s.flushes * c.flushGuestNs * c.vcpus;
+    const faults = s.exitsByCause.wpFault ?? 0, vcpus = this.setup.options.vcpus;
+    const stall = faults * c.wpFaultNs + (s.exits - faults) * c.exitNs +
+      s.flushes * c.flushGuestNs * vcpus + s.walks * c.walkNs;
     if (Math.abs(stall - s.guestOverheadNs) > 1e-9 * Math.max(1, stall)) {
       this.fail(
-        `guest overhead ${s.guestOverheadNs} ns is not exits × exitNs + flushes × flushGuestNs × vcpus = ${stall}`,
+        `guest overhead ${s.guestOverheadNs} ns is not faults × wpFaultNs + other exits × exitNs + flushes × flushGuestNs × vcpus + walks × walkNs = ${stall}`,
       );
     }
     if (this.setup.options.flush && s.missedUpdates !== 0) {
@@ -473,7 +496,7 @@ class Driver {
  * cleared frames are not the ones the leaf's bit sits on) and written again.
  */
 function rearmScript(s: TrackerSetup): Op[] {
-  const n = s.pages, v = s.costs.vcpus, out: Op[] = [];
+  const n = s.pages, v = s.options.vcpus, out: Op[] = [];
   const writeAll = (from = 0, step = 1) => {
     for (let p = from; p < n; p += step) out.push({ k: "access", p, w: true, v: p % v });
   };

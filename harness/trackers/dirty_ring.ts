@@ -44,7 +44,7 @@ class DirtyRingTracker extends WpTracker {
   readonly #soft: number;
   constructor(memory: GuestMemory, costs: TrackerCosts, options?: TrackerOptions) {
     super(memory, costs, options);
-    this.#fill = new Uint32Array(costs.vcpus);
+    this.#fill = new Uint32Array(this.o.vcpus);
     this.#soft = costs.ringEntries - RESERVED_ENTRIES;
   }
   protected override trapped(p: number, vcpu: number): void {

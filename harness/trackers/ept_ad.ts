@@ -64,8 +64,15 @@ class EptAdTracker extends BaseTracker {
   }
 
   onAccess(p: number, write: boolean, vcpu: number): void {
-    if (this.leafD !== null) return this.#leafAccess(p, write);
-    if (this.#memD === null) return this.seen(p, write);
+    if (this.leafD !== null) {
+      this.touch(p);
+      return this.#leafAccess(p, write);
+    }
+    if (this.#memD === null) {
+      this.touch(p);
+      return this.seen(p, write);
+    }
+    // (without flushes no translation is dropped: nothing is walked again)
     // Clears may not be flushed: a vCPU whose cached entry already has D=1 writes without
     // setting D again, and the write goes unseen.
     const ep = this.#tlbEpoch!, td = this.#tlbDirty!, d = this.#memD, bit = 1 << vcpu;
@@ -160,13 +167,13 @@ export const eptAd: TrackerEntry = {
   noFlush: true,
   seesReads: true,
   granule: (o) => o.leafFrames,
-  validate(costs, o) {
+  validate(_costs, o) {
     checkLeafFrames(o);
     if (o.flush) return;
     if (o.leafFrames > 1) {
       throw new PrecopyError("config", "--no-flush is modelled with 4 KiB leaves only");
     }
-    if (costs.vcpus > NO_FLUSH_MAX_VCPUS) {
+    if ((o.vcpus ?? 1) > NO_FLUSH_MAX_VCPUS) {
       throw new PrecopyError(
         "config",
         `--no-flush models the TLBs of at most ${NO_FLUSH_MAX_VCPUS} vCPUs`,

@@ -100,7 +100,7 @@ export const TRACKER_KINDS: readonly string[] = Object.freeze(Object.keys(TRACKE
  * @param kind a name from {@link TRACKER_KINDS}
  * @param memory the guest memory it watches
  * @param costs cost parameters (defaults: {@link DEFAULT_TRACKER_COSTS})
- * @param options leaf size and flushing (defaults: 4 KiB leaves, flushed)
+ * @param options leaf size, flushing, vCPUs (defaults: 4 KiB leaves, flushed, one vCPU)
  * @param registry where `kind` is looked up (default {@link TRACKERS}; tests pass their own)
  * @returns the tracker
  * @throws {PrecopyError} for an unknown kind, or costs and options it does not model
@@ -140,6 +140,10 @@ export function createTracker(
         : `--no-flush is modelled for --tracker ${modelled.join(", ")} only, not ${kind}`,
     );
   }
-  entry.validate(costs, options);
-  return entry.create(memory, costs, options);
+  // Deprecated: vCPUs used to be a cost parameter; honoured when the options do not say.
+  const legacy = (costs as { vcpus?: number }).vcpus;
+  const opts = { ...DEFAULT_TRACKER_OPTIONS, ...options };
+  if (options.vcpus === undefined && legacy !== undefined) opts.vcpus = legacy;
+  entry.validate(costs, opts);
+  return entry.create(memory, costs, opts);
 }

@@ -28,7 +28,9 @@ function profile(accesses: ScriptedAccess[], config: ConfigInput) {
         scanEntryNs: 0,
         flushHostNs: 0,
         flushGuestNs: 0,
+        walkNs: 0,
         exitNs: 100,
+        wpFaultNs: 100,
         ...config.trackerCosts,
       },
     },
@@ -62,7 +64,7 @@ Deno.test("pml: a full 512-entry buffer is an exit, per vCPU", () => {
   assert.deepEqual(profile(distinct(600), { tracker: "pml" }).exitsByCause, { pmlFull: 1 });
   assert.deepEqual(profile(distinct(1024), { tracker: "pml" }).exitsByCause, { pmlFull: 2 });
   // two vCPUs take the writes in turn: 300 each, no buffer fills
-  assert.equal(profile(distinct(600), { tracker: "pml", trackerCosts: { vcpus: 2 } }).exits, 0);
+  assert.equal(profile(distinct(600), { tracker: "pml", vcpus: 2 }).exits, 0);
   // a frame whose D bit is already set logs nothing
   assert.equal(profile([[10, 5, "w"], [20, 5, "w"]], { tracker: "pml" }).exits, 0);
 });
@@ -70,7 +72,7 @@ Deno.test("pml: a full 512-entry buffer is an exit, per vCPU", () => {
 Deno.test("dirty-ring: a ring at its soft limit (size − 64) is an exit, besides the faults", () => {
   const p = profile(distinct(600), {
     tracker: "dirty-ring",
-    trackerCosts: { ringEntries: 256, exitNs: 0 }, // no stall: every write lands before 10 µs
+    trackerCosts: { ringEntries: 256, exitNs: 0, wpFaultNs: 0 }, // no stall: all land by 10 µs
   });
   // 600 first writes trap; the ring fills at 192 entries: 600 / 192 → 3 harvests
   assert.deepEqual(p.exitsByCause, { wpFault: 600, ringFull: 3 });
@@ -80,8 +82,10 @@ Deno.test("an exit stops the guest's clock: later accesses happen later, and few
   // writes to distinct frames every 1 µs of guest time; each exits (wp) for 500 ns, so
   // they land at 0, 1.5, 3, 4.5, 6, 7.5, 9 µs: 7 before the migration starts at 10 µs
   const accesses = Array.from({ length: 10 }, (_, i) => [i * 1000, i, "w"] as ScriptedAccess);
-  assert.equal(profile(accesses, { tracker: "wp", trackerCosts: { exitNs: 500 } }).exits, 7);
-  assert.equal(profile(accesses, { tracker: "wp", trackerCosts: { exitNs: 0 } }).exits, 10);
+  assert.equal(profile(accesses, { tracker: "wp", trackerCosts: { wpFaultNs: 500 } }).exits, 7);
+  assert.equal(profile(accesses, { tracker: "wp", trackerCosts: { wpFaultNs: 0 } }).exits, 10);
+  // a fault costs wpFaultNs, not exitNs
+  assert.equal(profile(accesses, { tracker: "wp", trackerCosts: { exitNs: 500 } }).exits, 10);
 });
 
 Deno.test("every tracker gives the same migration on the same workload when nothing is missed", () => {
@@ -99,7 +103,7 @@ Deno.test("every tracker gives the same migration on the same workload when noth
         profileIntervalNs: 1e12,
         tracker,
         clear: "round",
-        trackerCosts: { exitNs: 0, flushGuestNs: 0 }, // no stalls: one guest timeline for all
+        trackerCosts: { exitNs: 0, wpFaultNs: 0, flushGuestNs: 0, walkNs: 0 }, // no stalls
       },
     });
     return [r.pagesSent, r.necessaryResends, r.redundantResends, r.rounds].join(",");
@@ -137,7 +141,7 @@ Deno.test("--no-flush: a write through a translation cached with D=1 goes missin
   // vCPU 0 writes frame 5 at 100 (D set, its TLB caches D=1); the scan at 1000 clears D
   // without a flush; frame 5 written again at 1500.
   const missed = (accesses: ScriptedAccess[], vcpus: number, flush: boolean) =>
-    profile(accesses, { flush, trackerCosts: { vcpus } }).missedUpdates;
+    profile(accesses, { flush, vcpus }).missedUpdates;
   assert.equal(missed([[100, 5, "w"], [1500, 5, "w"]], 1, false), 1);
   assert.equal(missed([[100, 5, "w"], [1500, 5, "w"]], 1, true), 0);
   // with two vCPUs the accesses alternate: the second write comes from vCPU 1, whose TLB
@@ -226,7 +230,13 @@ Deno.test("oracles see the future on the workload's clock, which stalls hold bac
       startNs: 10_000,
       profileIntervalNs: 1e12,
       tracker: "wp",
-      trackerCosts: { exitNs: 5000, scanEntryNs: 0, flushHostNs: 0, flushGuestNs: 0 },
+      trackerCosts: {
+        wpFaultNs: 5000,
+        scanEntryNs: 0,
+        flushHostNs: 0,
+        flushGuestNs: 0,
+        walkNs: 0,
+      },
     },
   });
   assert.ok(seen.includes(2), JSON.stringify(seen));
@@ -270,4 +280,40 @@ Deno.test("clearAll() clears every logged frame, also ones an earlier sync repor
   t.clearAll();
   t.onAccess(5, true, 0); // re-protected by clearAll, so this write traps and is logged
   assert.deepEqual([...t.sync().newly], [5]);
+});
+
+Deno.test("after a flush, the first access to each frame is one walk, charged at the next flush", () => {
+  // scans (each a flush) every 1 µs: frames 0, 1 before the first (the guest's own
+  // walks, not charged); 1, 2, 2, 3 between the first and second (3 walks); a read of 5
+  // before the third (1 walk); 6 after the last scan of the profiled span (not yet charged)
+  const accesses: ScriptedAccess[] = [
+    [100, 0, "w"],
+    [200, 1, "r"],
+    [1100, 1, "w"],
+    [1200, 2, "r"],
+    [1300, 2, "w"],
+    [1400, 3, "w"],
+    [2500, 5, "r"],
+    [9500, 6, "w"],
+  ];
+  for (const tracker of TRACKER_KINDS) {
+    const p = profile(accesses, { tracker, trackerCosts: { walkNs: 10, exitNs: 0, wpFaultNs: 0 } });
+    // wp and dirty-ring start logging by protecting every frame, a flush at 0: frames 0, 1
+    // are walked again after it
+    const walks = tracker === "wp" || tracker === "dirty-ring" ? 6 : 4;
+    assert.equal(p.walks, walks, tracker);
+    assert.equal(p.guestOverheadNs, walks * 10, tracker);
+  }
+  // the refill grows with the frames touched, not with the flushes: 300 distinct frames
+  // between two scans are 300 walks whatever the tracker
+  const many = distinct(300).map(([t, f]) => [1000 + t, f, "w"] as ScriptedAccess);
+  const free = { walkNs: 10, exitNs: 0, wpFaultNs: 0 }; // no exits' stalls: one timeline
+  for (const tracker of TRACKER_KINDS) {
+    assert.equal(profile(many, { tracker, trackerCosts: free }).walks, 300, tracker);
+  }
+  // one translation per 2 MiB leaf: 300 frames of one leaf are one walk
+  assert.equal(profile(many, { eptLeafFrames: 512, trackerCosts: free }).walks, 1);
+  // without flushes nothing is dropped, so nothing is walked again
+  const noFlush = profile(many, { flush: false, verify: "count", trackerCosts: free });
+  assert.equal(noFlush.walks, 0);
 });

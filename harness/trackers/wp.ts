@@ -52,11 +52,12 @@ export class WpTracker extends BaseTracker {
   }
   /** A write to a protected frame traps. @param p frame @param write a write? @param vcpu who */
   onAccess(p: number, write: boolean, vcpu: number): void {
+    this.touch(p);
     if (!write) return; // protection sees writes only
     const fr = this.m.frames;
     if ((fr[p] & F_WP) === 0) return; // unprotected: the write goes unseen
     fr[p] &= ~F_WP;
-    this.exit("wpFault");
+    this.exit("wpFault", this.c.wpFaultNs);
     this.trapped(p, vcpu);
   }
   /** A write that trapped: it is logged. */
