@@ -31,6 +31,7 @@ import {
 } from "../mod.ts";
 import { reportError, stdio } from "../harness/cli/kit.ts";
 import { configFromFlags } from "../harness/config.ts";
+import { writeFileAtomic } from "../harness/io.ts";
 import { isTraceSpec } from "../harness/trace/trace.ts";
 import { TRACKER_KINDS } from "../harness/trackers/tracker.ts";
 
@@ -406,8 +407,8 @@ export async function main(args: string[]): Promise<number> {
     const outDir = v.out ?? new URL("./results", import.meta.url).pathname;
     const records = results.map((r) => ({ fixture: r.workload, regime: r.regime, ...r.report }));
     Deno.mkdirSync(outDir, { recursive: true });
-    Deno.writeTextFileSync(`${outDir}/results.json`, JSON.stringify(records, null, 1) + "\n");
-    Deno.writeTextFileSync(
+    writeFileAtomic(`${outDir}/results.json`, JSON.stringify(records, null, 1) + "\n");
+    writeFileAtomic(
       `${outDir}/results.csv`,
       toCsv(
         ["fixture", "regime", ...REPORT_COLUMNS],
@@ -416,7 +417,7 @@ export async function main(args: string[]): Promise<number> {
     );
     const overhead = profilingOverhead(withDefaults, base, policies[0]);
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
-    Deno.writeTextFileSync(`${outDir}/profiling.json`, JSON.stringify(overhead, null, 1) + "\n");
+    writeFileAtomic(`${outDir}/profiling.json`, JSON.stringify(overhead, null, 1) + "\n");
     if (v.json) io.out(JSON.stringify({ runs: records, profiling: overhead }) + "\n");
     else io.out(formatMatrix(results, withDefaults) + "\n" + formatOverhead(overhead) + "\n");
     err(
