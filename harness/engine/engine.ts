@@ -44,6 +44,7 @@ import {
   OP_WRITE,
   type Workload,
 } from "../workloads/workload.ts";
+import { checkAccounting } from "./accounting.ts";
 import { ClearPlan } from "./clearing.ts";
 import { policyEnv, typedParams } from "./policy_env.ts";
 import { assembleReport, type RoundRow, type RunReport } from "./run_report.ts";
@@ -936,19 +937,33 @@ class Migration {
   /** Compares every frame's two copies; returns the mismatches (or throws, by default). */
   verify(): number {
     const fr = this.mem.frames;
-    let bad = 0;
+    let bad = 0, unsent = 0;
     const first: number[] = [];
     for (let p = 0; p < this.pages; p++) {
-      if ((fr[p] & (F_SENT | F_MODIFIED)) !== F_SENT) {
+      const f = fr[p];
+      if ((f & (F_SENT | F_MODIFIED)) !== F_SENT) {
         if (bad++ < 5) first.push(p);
+        if ((f & F_SENT) === 0) unsent++;
       }
     }
     if (bad > 0 && this.cfg.verify === "error") {
+      // A frame never sent was lost by the engine; a frame written after its last send and
+      // never sent again is a write the tracker did not report.
+      const stale = bad - unsent, missed = this.tracker.stats.missedUpdates;
+      const why = [
+        stale > 0
+          ? `${stale} hold a stale copy: the tracker (${this.tracker.kind}) missed writes (${
+            missed > 0
+              ? `${missed} counted as missed updates — clears without a flush`
+              : "none counted: it dropped them without knowing"
+          })`
+          : "",
+        unsent > 0 ? `${unsent} were never sent: the engine lost them (a bug in precopy-lab)` : "",
+      ].filter(Boolean).join("; ");
       throw new PrecopyError(
         "verification",
         `verification failed: ${bad} frame(s) differ between source and destination ` +
-          `(first: ${first.join(", ")}) — the tracker (${this.tracker.kind}) missed writes, ` +
-          `so this run's numbers would be wrong`,
+          `(first: ${first.join(", ")}); ${why}, so this run's numbers would be wrong`,
       );
     }
     return bad;
@@ -959,9 +974,10 @@ class Migration {
  * Runs one pre-copy migration and returns its report.
  *
  * @param input workload, policy, parameters and configuration
- * @returns the report (only when the end-of-run verification passed)
+ * @returns the report (only when the end-of-run verification passed and its accounting
+ * identities hold: see `accountingFailures`)
  * @throws {PrecopyError} for a bad configuration, a malformed workload, a policy that
- * breaks the contract, or a failed verification
+ * breaks the contract, a failed verification or accounting check
  *
  * @example Usage
  * ```ts
@@ -982,7 +998,9 @@ class Migration {
 export function simulate(input: SimulationInput): RunReport {
   const m = new Migration(input);
   try {
-    return m.run();
+    const report = m.run();
+    checkAccounting(report);
+    return report;
   } finally {
     m.stream.close?.();
     m.future?.close();
