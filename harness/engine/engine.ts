@@ -45,7 +45,15 @@ import {
   type Workload,
 } from "../workloads/workload.ts";
 import { checkAccounting } from "./accounting.ts";
+import {
+  checkFeasible,
+  checkMaxEvents,
+  DEFAULT_MAX_EVENTS,
+  FIXED_EVENTS,
+  overBudget,
+} from "./budget.ts";
 import { ClearPlan } from "./clearing.ts";
+import { formatDuration } from "../units.ts";
 import { policyEnv, typedParams } from "./policy_env.ts";
 import { assembleReport, type RoundRow, type RunReport } from "./run_report.ts";
 import {
@@ -62,16 +70,22 @@ export type { ClearMode, ConfigInput, IterationRule, MigrationConfig } from "../
 export { DEFAULT_CONFIG, parseClear, resolveConfig } from "../config.ts";
 export type { RoundRow, RunReport } from "./run_report.ts";
 export type { SwitchoverReason } from "./switchover.ts";
+export { DEFAULT_MAX_EVENTS, FIXED_EVENTS } from "./budget.ts";
 
-/** Progress after each round, for long runs. */
+/**
+ * Progress of a long run: after each round, and at least once a second of wall time
+ * within the warm-up and within rounds (when {@link SimulationInput.onProgress} is set).
+ */
 export interface Progress {
-  /** Round just finished. */
+  /** `warm-up` (round 0), in a `round`, or at a `round-end` (after its sync). */
+  phase: "warm-up" | "round" | "round-end";
+  /** The round in progress or just finished (0 in the warm-up). */
   round: number;
-  /** Frames pending after its sync. */
+  /** Frames pending (after the sync at a round's end). */
   pending: number;
   /** Sends so far. */
   pagesSent: number;
-  /** Simulated ns since migration start. */
+  /** Simulated ns since migration start (negative in the warm-up). */
   elapsedNs: number;
 }
 
@@ -85,8 +99,15 @@ export interface SimulationInput {
   params?: Record<string, string | ParamValue>;
   /** Configuration overrides. */
   config?: ConfigInput;
-  /** Called after every round. */
+  /** Called after every round, and at least once a second of wall time in between. */
   onProgress?: (p: Progress) => void;
+  /**
+   * The run's budget of events — accesses, sends and offered frames, plus
+   * {@link FIXED_EVENTS} per profiling scan and per round — past which it ends with an
+   * error (default {@link DEFAULT_MAX_EVENTS}; `Infinity`: none). It keeps a workload, link
+   * or interval that would make a run astronomically long from running for hours.
+   */
+  maxEvents?: number;
   /**
    * Replaces the tracker named by `config.tracker` — for experiments with tracking
    * mechanisms (and for tests that need a broken one).
@@ -213,6 +234,17 @@ class Migration {
   nextScanNs = -0;
   scans = 0;
 
+  /** The run's budget of events (see {@link SimulationInput.maxEvents}). */
+  readonly maxEvents: number;
+  /** Events beside accesses and sends: offered frames, and fixed costs of scans and rounds. */
+  otherEvents = 0;
+  /** The round in progress (0: the warm-up; −1: stop-and-copy). */
+  round = 0;
+  /** When progress is next due, ms of wall time. */
+  nextProgressMs = 0;
+  /** What the report should warn about (deterministic texts). */
+  readonly warnings: string[] = [];
+
   /** Run counters, indexed by the `C_*` constants (a typed array keeps the hot loop lean). */
   readonly c = new Float64Array(C_COUNT);
   writesAtStart = 0;
@@ -232,9 +264,17 @@ class Migration {
     this.nsPerByte = 1e9 / cfg.bandwidth;
     this.qemuThreshold = cfg.iteration === "qemu" ? thresholdBytes(cfg) : -1;
     this.wirePage = cfg.pageSize + cfg.pageHeader;
+    this.maxEvents = checkMaxEvents(input.maxEvents ?? DEFAULT_MAX_EVENTS, "maxEvents");
     const zeroMap = w.zeroMap(pages, cfg.seed);
+    let zeroFrames = 0;
+    if (zeroMap !== null) {
+      for (let p = 0; p < pages; p++) {
+        zeroFrames += zeroMap[p] !== 0 ? 1 : 0;
+      }
+    }
+    checkFeasible(cfg, zeroFrames, this.maxEvents);
     this.mem = new GuestMemory(pages, zeroMap);
-    this.zeroPages = zeroMap !== null && zeroMap.some((z) => z !== 0);
+    this.zeroPages = zeroFrames > 0;
     this.tracker = input.createTracker
       ? input.createTracker(this.mem, cfg.trackerCosts)
       : createTracker(cfg.tracker, this.mem, cfg.trackerCosts, {
@@ -263,6 +303,7 @@ class Migration {
     }
     this.roundDirty = typeof this.policy.filter === "function" ? new Uint8Array(pages) : null;
     this.batching = !input.exact && this.tracker.perFrame === true && !this.clear.byChunk;
+    if (input.onProgress) this.nextProgressMs = performance.now() + 1000;
   }
 
   guard<T>(what: string, fn: () => T): T {
@@ -289,7 +330,50 @@ class Migration {
     this.chunkV = c.vcpu ?? null;
     this.chunkLen = c.length;
     this.ci = 0;
+    this.pulse();
     return true;
+  }
+
+  /**
+   * The run's heartbeat, per chunk of accesses, scan, round and 64 Ki sends: ends a run
+   * past its budget, and reports progress once a second of wall time.
+   */
+  pulse(): void {
+    const events = this.accessIndex + this.chunkLen + this.c[C_SENT] + this.otherEvents;
+    if (events > this.maxEvents) {
+      throw overBudget(
+        this.maxEvents,
+        this.round === 0 ? "the warm-up" : this.round < 0 ? "stop-and-copy" : `round ${this.round}`,
+      );
+    }
+    const report = this.input.onProgress;
+    if (report !== undefined) {
+      const nowMs = performance.now();
+      if (nowMs >= this.nextProgressMs) {
+        this.nextProgressMs = nowMs + 1000;
+        this.progress(this.round === 0 ? "warm-up" : "round");
+      }
+    }
+  }
+
+  /** Reports progress (when asked for). */
+  progress(phase: Progress["phase"]): void {
+    const start = this.cfg.startNs;
+    const at = phase === "warm-up"
+      ? this.nextScanNs - this.cfg.profileIntervalNs // the last scan
+      : Math.max(this.batchNow, this.until); // the last point the accesses were applied to
+    this.input.onProgress?.({
+      phase,
+      round: this.round,
+      pending: this.pending(),
+      pagesSent: this.pagesSent(),
+      elapsedNs: (phase === "round-end" ? this.roundEndNs : at) - start,
+    });
+  }
+
+  /** Adds a warning to the report (deterministic text: no wall time, no paths beyond the spec). */
+  warn(message: string): void {
+    this.warnings.push(message);
   }
 
   /** Applies every access with t < limit, and every profiling scan due before it. */
@@ -311,7 +395,9 @@ class Migration {
     const r = this.tracker.profile();
     this.history.record(r.written, r.accessed);
     this.scans++;
+    this.otherEvents += FIXED_EVENTS;
     this.nextScanNs += this.cfg.profileIntervalNs;
+    this.pulse();
     if (this.policy.onScan) {
       const view = { index: this.scans, nowNs, written: r.written, accessed: r.accessed };
       this.guard("onScan()", () => this.policy.onScan!(view));
@@ -466,7 +552,7 @@ class Migration {
     const maxWait = this.cfg.qemuMaxWaitNs, prefetchNs = PREFETCH_SENDS * this.wirePage * nsPerByte;
     const plan = this.clear, clearSend = plan.atSend, clearChunk = plan.byChunk;
     const total = order.length;
-    let segBytes = -0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0;
+    let segBytes = -0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0, pulseAt = 0;
     let keep: Uint8Array | null = null;
     this.nextDue();
     let stall = this.stallApplied, due = this.due;
@@ -480,6 +566,10 @@ class Migration {
         stall = this.stallApplied, due = this.due;
       }
       if (keep !== null && keep[k % BATCH] === 0) continue;
+      if (k >= pulseAt) { // budget and progress, every 64 Ki sends
+        pulseAt = k + 65536;
+        this.pulse();
+      }
       const slot = now + segBytes * nsPerByte; // the send's start, before rounding
       if (k >= prefetchAt && !batching) { // batches load the next batch's frames themselves
         prefetchAt = k + PREFETCH_SENDS;
@@ -764,9 +854,22 @@ class Migration {
       keep: new Uint8Array(BATCH),
       dirtied: this.roundDirty ?? new Uint8Array(0),
     };
+    const w = this.input.workload;
+    if (w.endNs < this.workloadTime(start)) {
+      this.warn(
+        `workload '${w.name}' ends at ${formatDuration(w.endNs)}, before the migration starts ` +
+          `at ${formatDuration(start)}: the guest is idle throughout the migration`,
+      );
+    }
     for (let round = 1; switchover === null; round++) {
       const row = this.playRound(round, now, batch);
       now = this.roundEndNs;
+      if (round === 1 && this.warnings.length === 0 && w.endNs < this.workloadTime(now)) {
+        this.warn(
+          `workload '${w.name}' ends at ${formatDuration(w.endNs)} of its own time, before ` +
+            `round 1 ends: the guest is idle for the rest of the migration`,
+        );
+      }
       syncs++;
       rows.push(row);
       if (cfg.autoConverge) {
@@ -780,14 +883,10 @@ class Migration {
         pendingWireBytes: this.pendingWireBytes(),
         pagesSent: this.pagesSent(),
       });
-      this.input.onProgress?.({
-        round,
-        pending: this.pending(),
-        pagesSent: this.pagesSent(),
-        elapsedNs: now - start,
-      });
+      this.progress("round-end");
     }
 
+    this.round = -1;
     const stop = this.stopAndCopy(now);
     syncs++;
     const mismatched = this.verify();
@@ -811,6 +910,7 @@ class Migration {
       throttlePct: converge.throttlePct,
       throttleSteps: converge.steps,
       mismatchedFrames: mismatched,
+      warnings: this.warnings,
     });
   }
 
@@ -859,6 +959,9 @@ class Migration {
   playRound(round: number, now: number, batch: MutableBatchView): RoundRow {
     const policy = this.policy, keep = batch.keep;
     const offered = this.collectPending();
+    this.round = round;
+    this.otherEvents += FIXED_EVENTS + offered.length;
+    this.pulse();
     const roundStart = now;
     const sentBefore = this.pagesSent();
     const bytesBefore = this.bytesSent();

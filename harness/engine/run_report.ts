@@ -90,6 +90,13 @@ export interface RunReport {
    * throws, unless `verify: "count"` asked to report it here (then `false`).
    */
   verified: boolean;
+  /**
+   * What the reader should know before trusting the numbers, one sentence each, in the
+   * order they arose (empty for most runs): a trace that ends before the migration starts
+   * or before round 1 ends. Deterministic like every field; `sim` also prints them on
+   * stderr.
+   */
+  warnings: string[];
 }
 
 /** What the engine counted in a run; {@link assembleReport} derives the rest. */
@@ -132,6 +139,8 @@ export interface RunTotals {
   throttleSteps: number;
   /** Frames whose destination copy differs from the source. */
   mismatchedFrames: number;
+  /** Warnings the engine raised, in order. */
+  warnings: string[];
 }
 
 /**
@@ -201,6 +210,7 @@ export function assembleReport(
     autoConverge: { enabled: cfg.autoConverge, throttlePct: t.throttlePct, steps: t.throttleSteps },
     mismatchedFrames: t.mismatchedFrames,
     verified: t.mismatchedFrames === 0,
+    warnings: t.warnings,
   };
 }
 
