@@ -153,6 +153,7 @@ export function tempPathFor(path: string): string {
 
 /** Checks that `path` can be the target of a rename: its directory exists, it is no directory. */
 function checkTarget(path: string): void {
+  if (path === "") throw new PrecopyError("config", "an empty path names no output file");
   const slash = path.lastIndexOf("/");
   const dir = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
   let d: Deno.FileInfo;
@@ -312,4 +313,29 @@ export function sameFile(a: string, b: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Checks that `path` names a file that exists (not a directory), before a tool reads it.
+ *
+ * @param path the input
+ * @throws {PrecopyError} naming `path` when it is missing or a directory
+ *
+ * @example Usage
+ * ```ts
+ * import { checkInputFile } from "./io.ts";
+ * import assert from "node:assert/strict";
+ * assert.throws(() => checkInputFile("/no/such/file"), /no such file or directory/);
+ * assert.throws(() => checkInputFile("."), /'\.' is a directory/);
+ * ```
+ */
+export function checkInputFile(path: string): void {
+  if (path === "") throw new PrecopyError("config", "an empty path names no input file");
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (e) {
+    throw ioError(path, e);
+  }
+  if (info.isDirectory) throw new PrecopyError("io", `'${path}' is a directory, not a file`);
 }

@@ -77,7 +77,9 @@ export function reportError(e: unknown, io: CliIo): number {
   }
   const code = (e as { code?: string })?.code;
   if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
-    io.err(`error: ${(e as Error).message} (see --help)\n`);
+    // node:util's parse errors come in several lines; an error is one
+    const text = (e as Error).message.split("\n").map((l) => l.trim()).filter(Boolean);
+    io.err(`error: ${text.join(" ")} (see --help)\n`);
     return 2;
   }
   const why = ioReason(e);

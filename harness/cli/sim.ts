@@ -75,7 +75,7 @@ const RUN_FLAGS: readonly RunFlag[] = [
     arg: "N",
     help: "the run's budget: accesses, sends and offered frames (256 per profiling scan and " +
       "per round); past it the run ends with an error",
-    default: "2G",
+    default: "1G",
   },
   {
     name: "json",

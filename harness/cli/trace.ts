@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
 import { PrecopyError } from "../errors.ts";
-import { sameFile, withAtomicFile } from "../io.ts";
+import { checkInputFile, sameFile, withAtomicFile } from "../io.ts";
 import {
   exportTrace,
   importTrace,
@@ -64,6 +64,7 @@ export function runTrace(args: string[], io: CliIo = stdio): Promise<number> {
       if (rest.length !== n) {
         throw new PrecopyError("config", `trace ${cmd}: expected ${n} path(s) (see --help)`);
       }
+      checkInputFile(rest[0]);
       // The output replaces its file only once complete, and never the input it reads.
       if (n === 2 && sameFile(rest[0], rest[1])) {
         throw new PrecopyError(

@@ -1057,7 +1057,9 @@ class Migration {
         stale > 0
           ? `${stale} hold a stale copy: the tracker (${this.tracker.kind}) missed writes (${
             missed > 0
-              ? `${missed} counted as missed updates — clears without a flush`
+              ? `${missed} counted as missed updates — clears without a flush${
+                this.cfg.flush ? "" : " (--no-flush; --count-missed reports them instead)"
+              }`
               : "none counted: it dropped them without knowing"
           })`
           : "",

@@ -209,7 +209,7 @@ function parseParams(spec: string, name: string, body: string, allowed: Params):
     const eq = part.indexOf("=");
     if (eq <= 0) wErr(spec, `'${part}' is not k=v`);
     const k = part.slice(0, eq).trim();
-    if (!(k in allowed)) {
+    if (!Object.hasOwn(allowed, k)) { // (own keys only: 'constructor' is no parameter)
       wErr(
         spec,
         `unknown parameter '${k}' for ${name}; accepted: ${Object.keys(allowed).join(", ")}`,
