@@ -347,7 +347,7 @@ class Migration {
       );
     }
     const report = this.input.onProgress;
-    if (report !== undefined) {
+    if (report !== undefined && this.round >= 0) { // (stop-and-copy is reported as done)
       const nowMs = performance.now();
       if (nowMs >= this.nextProgressMs) {
         this.nextProgressMs = nowMs + 1000;
