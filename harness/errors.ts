@@ -5,8 +5,11 @@
  * @module
  */
 
-/** What went wrong, so a caller can react without parsing the message. */
-export type PrecopyErrorKind = "config" | "workload" | "policy" | "verification";
+/**
+ * What went wrong, so a caller can react without parsing the message: `io` is an ordinary
+ * failure to read or write a file or stream (missing, no permission, disk full, closed).
+ */
+export type PrecopyErrorKind = "config" | "workload" | "policy" | "verification" | "io";
 
 /**
  * A user-facing error: its message says what was wrong and where. The CLI prints the

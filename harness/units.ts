@@ -36,7 +36,9 @@ function fail(what: string, value: string, form: string): never {
 function split(value: string, what: string, form: string): [number, string] {
   const m = new RegExp(`^\\s*${NUMBER}\\s*([A-Za-zµ/%]*)\\s*$`).exec(value);
   if (!m) fail(what, value, form);
-  return [Number(m[1]), m[2]];
+  const n = Number(m[1]);
+  if (!Number.isFinite(n)) fail(what, value, form); // 1e400 is no number to run with
+  return [n, m[2]];
 }
 
 /**

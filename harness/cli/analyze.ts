@@ -12,7 +12,8 @@ import { configFromFlags } from "../config.ts";
 import { PrecopyError } from "../errors.ts";
 import { parseFit, type RateClass } from "../workloads/fit.ts";
 import { formatTable } from "../report/report.ts";
-import { formatBytes, formatDuration, parseDuration } from "../units.ts";
+import { formatBytes, formatDuration, parseCount, parseDuration } from "../units.ts";
+import { budgetedWorkload, checkMaxEvents, DEFAULT_MAX_EVENTS } from "../engine/budget.ts";
 import { parseWorkload } from "../workloads/spec.ts";
 
 /** The `--help` text of `deno task analyze`. */
@@ -30,6 +31,7 @@ usage: deno task analyze TRACE|SPEC [options]
   --fit                       (a trace) also fit a generator to it and compare the curves;
                               the fit drives any guest as --workload fit:TRACE[,memory=SIZE]
   --json                      the analysis object instead of tables
+  --max-events N              the analysis's budget of accesses; past it, an error     [1G]
 
 Reports write rate over time, frames touched, the writable-working-set curve N(t) (mean
 distinct frames written in a window of length t), hot/cold skew, and the convergence
@@ -149,6 +151,7 @@ export function runAnalyze(args: string[], io: CliIo = stdio): Promise<number> {
         seed: { type: "string" },
         fit: { type: "boolean" },
         json: { type: "boolean" },
+        "max-events": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -163,7 +166,10 @@ export function runAnalyze(args: string[], io: CliIo = stdio): Promise<number> {
       );
     }
     const c = configFromFlags(v);
-    const workload = parseWorkload(positionals[0]);
+    const maxEvents = v["max-events"] === undefined
+      ? DEFAULT_MAX_EVENTS
+      : checkMaxEvents(parseCount(v["max-events"], "--max-events"), "--max-events");
+    const workload = budgetedWorkload(parseWorkload(positionals[0]), maxEvents, "the analysis");
     const pages = c.pages ?? (workload.kind === "trace" ? workload.minPages : 262144);
     const bandwidth = c.bandwidth ?? 128 * 1024 * 1024;
     // A generator is analysed long enough to cover the first round (every frame sent).
@@ -184,7 +190,11 @@ export function runAnalyze(args: string[], io: CliIo = stdio): Promise<number> {
     if (v.fit) {
       if (workload.kind !== "trace") throw new PrecopyError("config", "--fit needs a trace file");
       const f = parseFit(positionals[0]);
-      const fa = analyzeWorkload(f, { pages: f.minPages, durationNs: a.durationNs, seed: c.seed });
+      const fa = analyzeWorkload(budgetedWorkload(f, maxEvents, "the fit's analysis"), {
+        pages: f.minPages,
+        durationNs: a.durationNs,
+        seed: c.seed,
+      });
       fit = {
         quantumNs: f.model.quantumNs,
         classes: f.model.classes,

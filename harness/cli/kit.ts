@@ -7,6 +7,7 @@
  */
 
 import { PrecopyError } from "../errors.ts";
+import { ioError, ioPath, ioReason } from "../io.ts";
 
 /** Output sinks, so tests can capture them. */
 export interface CliIo {
@@ -19,10 +20,33 @@ export interface CliIo {
 }
 
 const enc = new TextEncoder();
-/** The process's stdout and stderr as {@link CliIo} (progress only on a terminal). */
+
+/** Writes all of `bytes` (a write to a pipe may take only part of it). */
+function writeAll(w: { writeSync(b: Uint8Array): number }, bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.length;) off += w.writeSync(bytes.subarray(off));
+}
+
+/**
+ * The process's stdout and stderr as {@link CliIo} (progress only on a terminal). A write
+ * to a pipe whose reader went away, a full device or a closed descriptor throws a
+ * {@link PrecopyError} (`stdout: broken pipe …`), so a task never ends with status 0
+ * having lost its output. (A stdout closed before the start, `>&-`, cannot be seen: the
+ * runtime puts /dev/null in its place, and telling that from `>/dev/null` needs /proc,
+ * which Deno grants only with every permission.)
+ */
 export const stdio: CliIo = {
-  out: (t) => void Deno.stdout.writeSync(enc.encode(t)),
-  err: (t) => void Deno.stderr.writeSync(enc.encode(t)),
+  out: (t) => {
+    try {
+      writeAll(Deno.stdout, enc.encode(t));
+    } catch (e) {
+      throw ioError("stdout", e);
+    }
+  },
+  err: (t) => {
+    try {
+      writeAll(Deno.stderr, enc.encode(t));
+    } catch { /* nowhere left to say it; the exit status still tells */ }
+  },
   interactive: Deno.stderr.isTerminal(),
 };
 
@@ -31,12 +55,14 @@ export const stdio: CliIo = {
  *
  * @param e the error
  * @param io where to write
- * @returns the exit status: 2 for bad input, 1 for a bug
+ * @returns the exit status: 2 for bad input or an ordinary I/O failure (a missing file, no
+ * permission, a full disk, a closed stdout: one line naming the path), 1 for a bug
  *
  * @example Usage
  * ```ts
  * import { reportError } from "./kit.ts";
  * import { PrecopyError } from "../errors.ts";
+import { ioError, ioPath, ioReason } from "../io.ts";
  * import assert from "node:assert/strict";
  * let text = "";
  * const io = { out: () => {}, err: (t: string) => { text += t; }, interactive: false };
@@ -51,7 +77,15 @@ export function reportError(e: unknown, io: CliIo): number {
   }
   const code = (e as { code?: string })?.code;
   if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
-    io.err(`error: ${(e as Error).message}\n(see --help)\n`);
+    // node:util's parse errors come in several lines; an error is one
+    const text = (e as Error).message.split("\n").map((l) => l.trim()).filter(Boolean);
+    io.err(`error: ${text.join(" ")} (see --help)\n`);
+    return 2;
+  }
+  const why = ioReason(e);
+  if (why !== null) {
+    const path = ioPath(e);
+    io.err(`error: ${path === null ? "" : `${path}: `}${why}\n`);
     return 2;
   }
   io.err(

@@ -13,12 +13,13 @@ import {
   flagHelp,
   type FlagRow,
 } from "../config.ts";
-import { simulate } from "../engine/engine.ts";
+import { DEFAULT_MAX_EVENTS, simulate } from "../engine/engine.ts";
+import { checkMaxEvents } from "../engine/budget.ts";
 import { PrecopyError } from "../errors.ts";
 import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
 import { loadPolicies, loadPolicy } from "../policy/loader.ts";
 import { formatReport } from "../report/report.ts";
-import { formatDuration } from "../units.ts";
+import { formatDuration, parseCount } from "../units.ts";
 import { describeGenerators } from "../workloads/workload.ts";
 import { parseWorkload } from "../workloads/spec.ts";
 
@@ -67,6 +68,14 @@ const RUN_FLAGS: readonly RunFlag[] = [
     arg: "SPEC|PATH",
     help: "generator spec name[:k=v,...] or a .csv trace",
     default: DEFAULT_WORKLOAD,
+  },
+  {
+    name: "max-events",
+    type: "string",
+    arg: "N",
+    help: "the run's budget: accesses, sends and offered frames (256 per profiling scan and " +
+      "per round); past it the run ends with an error",
+    default: "1G",
   },
   {
     name: "json",
@@ -210,19 +219,31 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
     const config = configFromFlags(v);
     const policy = await loadPolicy((v.policy as string | undefined) ?? DEFAULT_POLICY);
     const workload = parseWorkload((v.workload as string | undefined) ?? DEFAULT_WORKLOAD);
+    const maxEvents = v["max-events"] === undefined
+      ? DEFAULT_MAX_EVENTS
+      : checkMaxEvents(parseCount(v["max-events"] as string, "--max-events"), "--max-events");
     const progress = io.interactive && !v.quiet;
+    let shownMs = -Infinity;
     const report = simulate({
       workload,
       policy,
       params: parseParamFlags(v.param as string[] | undefined),
       config,
+      maxEvents,
       onProgress: progress
-        ? (p) =>
+        ? (p) => {
+          // every timed report, and round ends at most ten times a second
+          const nowMs = performance.now();
+          if (p.phase === "round-end" && nowMs - shownMs < 100) return;
+          shownMs = nowMs;
           io.err(
-            `\r  round ${p.round}: ${p.pending.toLocaleString("en-US")} pending, ${
-              p.pagesSent.toLocaleString("en-US")
-            } sent, ${formatDuration(p.elapsedNs)} simulated   `,
-          )
+            p.phase === "warm-up"
+              ? `\r\x1b[K  warm-up: ${formatDuration(-p.elapsedNs)} before the migration starts`
+              : `\r\x1b[K  round ${p.round}: ${p.pending.toLocaleString("en-US")} pending, ${
+                p.pagesSent.toLocaleString("en-US")
+              } sent, ${formatDuration(p.elapsedNs)} simulated`,
+          );
+        }
         : undefined,
     });
     if (progress) io.err("\r\x1b[K");

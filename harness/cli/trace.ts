@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
 import { PrecopyError } from "../errors.ts";
+import { checkInputFile, sameFile, withAtomicFile } from "../io.ts";
 import {
   exportTrace,
   importTrace,
@@ -64,13 +65,24 @@ export function runTrace(args: string[], io: CliIo = stdio): Promise<number> {
       if (rest.length !== n) {
         throw new PrecopyError("config", `trace ${cmd}: expected ${n} path(s) (see --help)`);
       }
+      checkInputFile(rest[0]);
+      // The output replaces its file only once complete, and never the input it reads.
+      if (n === 2 && sameFile(rest[0], rest[1])) {
+        throw new PrecopyError(
+          "config",
+          `trace ${cmd}: '${rest[1]}' is the input file itself; write to another file`,
+        );
+      }
     };
     if (cmd === "import") {
       need(2);
       if (!rest[1].endsWith(".pctrace")) {
         throw new PrecopyError("config", `trace import: '${rest[1]}' must end in .pctrace`);
       }
-      const n = importTrace(rest[0], rest[1], { compress: !v["no-compress"] });
+      const n = withAtomicFile(
+        rest[1],
+        (tmp) => importTrace(rest[0], tmp, { compress: !v["no-compress"] }),
+      );
       io.out(
         `${n.toLocaleString("en-US")} accesses written to ${rest[1]} (${
           formatBytes(Deno.statSync(rest[1]).size)
@@ -78,7 +90,7 @@ export function runTrace(args: string[], io: CliIo = stdio): Promise<number> {
       );
     } else if (cmd === "export") {
       need(2);
-      const n = exportTrace(rest[0], rest[1]);
+      const n = withAtomicFile(rest[1], (tmp) => exportTrace(rest[0], tmp));
       io.out(`${n.toLocaleString("en-US")} accesses written to ${rest[1]}\n`);
     } else if (cmd === "info") {
       need(1);

@@ -46,6 +46,14 @@ import {
   OP_WRITE,
   type Workload,
 } from "../workloads/workload.ts";
+import { checkAccounting } from "./accounting.ts";
+import {
+  checkFeasible,
+  checkMaxEvents,
+  DEFAULT_MAX_EVENTS,
+  FIXED_EVENTS,
+  overBudget,
+} from "./budget.ts";
 import { ClearPlan } from "./clearing.ts";
 import { policyEnv, typedParams } from "./policy_env.ts";
 import { assembleReport, type RoundRow, type RunReport } from "./run_report.ts";
@@ -63,16 +71,22 @@ export type { ClearMode, ConfigInput, IterationRule, MigrationConfig } from "../
 export { DEFAULT_CONFIG, parseClear, resolveConfig } from "../config.ts";
 export type { RoundRow, RunReport } from "./run_report.ts";
 export type { SwitchoverReason } from "./switchover.ts";
+export { DEFAULT_MAX_EVENTS, FIXED_EVENTS } from "./budget.ts";
 
-/** Progress after each round, for long runs. */
+/**
+ * Progress of a long run: after each round, and at least once a second of wall time
+ * within the warm-up and within rounds (when {@link SimulationInput.onProgress} is set).
+ */
 export interface Progress {
-  /** Round just finished. */
+  /** `warm-up` (round 0), in a `round`, or at a `round-end` (after its sync). */
+  phase: "warm-up" | "round" | "round-end";
+  /** The round in progress or just finished (0 in the warm-up). */
   round: number;
-  /** Frames pending after its sync. */
+  /** Frames pending (after the sync at a round's end). */
   pending: number;
   /** Sends so far. */
   pagesSent: number;
-  /** Simulated ns since migration start. */
+  /** Simulated ns since migration start (negative in the warm-up). */
   elapsedNs: number;
 }
 
@@ -86,8 +100,15 @@ export interface SimulationInput {
   params?: Record<string, string | ParamValue>;
   /** Configuration overrides. */
   config?: ConfigInput;
-  /** Called after every round. */
+  /** Called after every round, and at least once a second of wall time in between. */
   onProgress?: (p: Progress) => void;
+  /**
+   * The run's budget of events — accesses, sends and offered frames, plus
+   * {@link FIXED_EVENTS} per profiling scan and per round — past which it ends with an
+   * error (default {@link DEFAULT_MAX_EVENTS}; `Infinity`: none). It keeps a workload, link
+   * or interval that would make a run astronomically long from running for hours.
+   */
+  maxEvents?: number;
   /**
    * Replaces the tracker named by `config.tracker` — for experiments with tracking
    * mechanisms (and for tests that need a broken one).
@@ -225,6 +246,15 @@ class Migration {
   /** The report's warnings, in the order first noticed (see {@link Migration.warn}). */
   readonly warnings: string[] = [];
 
+  /** The run's budget of events (see {@link SimulationInput.maxEvents}). */
+  readonly maxEvents: number;
+  /** Events beside accesses and sends: offered frames, and fixed costs of scans and rounds. */
+  otherEvents = 0;
+  /** The round in progress (0: the warm-up; −1: stop-and-copy). */
+  round = 0;
+  /** When progress is next due, ms of wall time. */
+  nextProgressMs = 0;
+
   /** Run counters, indexed by the `C_*` constants (a typed array keeps the hot loop lean). */
   readonly c = new Float64Array(C_COUNT);
   writesAtStart = 0;
@@ -244,9 +274,17 @@ class Migration {
     this.nsPerByte = 1e9 / cfg.bandwidth;
     this.qemuThreshold = cfg.iteration === "qemu" ? thresholdBytes(cfg) : -1;
     this.wirePage = cfg.pageSize + cfg.pageHeader;
+    this.maxEvents = checkMaxEvents(input.maxEvents ?? DEFAULT_MAX_EVENTS, "maxEvents");
     const zeroMap = w.zeroMap(pages, cfg.seed);
+    let zeroFrames = 0;
+    if (zeroMap !== null) {
+      for (let p = 0; p < pages; p++) {
+        zeroFrames += zeroMap[p] !== 0 ? 1 : 0;
+      }
+    }
+    checkFeasible(cfg, zeroFrames, this.maxEvents);
     this.mem = new GuestMemory(pages, zeroMap);
-    this.zeroPages = zeroMap !== null && zeroMap.some((z) => z !== 0);
+    this.zeroPages = zeroFrames > 0;
     const options = { leafFrames: cfg.eptLeafFrames, flush: cfg.flush, vcpus: cfg.vcpus };
     this.tracker = input.createTracker
       ? input.createTracker(this.mem, cfg.trackerCosts, options)
@@ -273,6 +311,7 @@ class Migration {
     }
     this.roundDirty = typeof this.policy.filter === "function" ? new Uint8Array(pages) : null;
     this.batching = !input.exact && this.tracker.perFrame === true && !this.clear.byChunk;
+    if (input.onProgress) this.nextProgressMs = performance.now() + 1000;
   }
 
   guard<T>(what: string, fn: () => T): T {
@@ -299,7 +338,45 @@ class Migration {
     this.chunkV = c.vcpu ?? null;
     this.chunkLen = c.length;
     this.ci = 0;
+    this.pulse();
     return true;
+  }
+
+  /**
+   * The run's heartbeat, per chunk of accesses, scan, round and 64 Ki sends: ends a run
+   * past its budget, and reports progress once a second of wall time.
+   */
+  pulse(): void {
+    const events = this.accessIndex + this.chunkLen + this.c[C_SENT] + this.otherEvents;
+    if (events > this.maxEvents) {
+      throw overBudget(
+        this.maxEvents,
+        this.round === 0 ? "the warm-up" : this.round < 0 ? "stop-and-copy" : `round ${this.round}`,
+      );
+    }
+    const report = this.input.onProgress;
+    if (report !== undefined && this.round >= 0) { // (stop-and-copy is reported as done)
+      const nowMs = performance.now();
+      if (nowMs >= this.nextProgressMs) {
+        this.nextProgressMs = nowMs + 1000;
+        this.progress(this.round === 0 ? "warm-up" : "round");
+      }
+    }
+  }
+
+  /** Reports progress (when asked for). */
+  progress(phase: Progress["phase"]): void {
+    const start = this.cfg.startNs;
+    const at = phase === "warm-up"
+      ? this.nextScanNs - this.cfg.profileIntervalNs // the last scan
+      : Math.max(this.batchNow, this.until); // the last point the accesses were applied to
+    this.input.onProgress?.({
+      phase,
+      round: this.round,
+      pending: this.pending(),
+      pagesSent: this.pagesSent(),
+      elapsedNs: (phase === "round-end" ? this.roundEndNs : at) - start,
+    });
   }
 
   /** Applies every access with t < limit, and every profiling scan due before it. */
@@ -316,7 +393,10 @@ class Migration {
     );
   }
 
-  /** Adds a warning to the report (once: a repeated message is dropped). */
+  /**
+   * Adds a warning to the report, once (a repeated message is dropped). Texts are
+   * deterministic: no wall time, no paths beyond the spec.
+   */
   warn(message: string): void {
     if (!this.warnings.includes(message)) this.warnings.push(message);
   }
@@ -330,7 +410,9 @@ class Migration {
     if (cost > this.longestScanNs) this.longestScanNs = cost;
     this.history.record(r.written, r.accessed);
     this.scans++;
+    this.otherEvents += FIXED_EVENTS;
     this.nextScanNs += this.cfg.profileIntervalNs;
+    this.pulse();
     if (this.policy.onScan) {
       const view = { index: this.scans, nowNs, written: r.written, accessed: r.accessed };
       this.guard("onScan()", () => this.policy.onScan!(view));
@@ -499,7 +581,7 @@ class Migration {
     const maxWait = this.cfg.qemuMaxWaitNs, prefetchNs = PREFETCH_SENDS * this.wirePage * nsPerByte;
     const plan = this.clear, clearSend = plan.atSend, clearChunk = plan.byChunk;
     const total = order.length;
-    let segBytes = -0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0;
+    let segBytes = -0, lastSent = -1, nextCheck = now + maxWait, prefetchAt = 0, pulseAt = 0;
     let keep: Uint8Array | null = null;
     this.nextDue();
     let stall = this.stallApplied, due = this.due;
@@ -513,6 +595,10 @@ class Migration {
         stall = this.stallApplied, due = this.due;
       }
       if (keep !== null && keep[k % BATCH] === 0) continue;
+      if (k >= pulseAt) { // budget and progress, every 64 Ki sends
+        pulseAt = k + 65536;
+        this.pulse();
+      }
       const slot = now + segBytes * nsPerByte; // the send's start, before rounding
       if (k >= prefetchAt && !batching) { // batches load the next batch's frames themselves
         prefetchAt = k + PREFETCH_SENDS;
@@ -797,9 +883,23 @@ class Migration {
       keep: new Uint8Array(BATCH),
       dirtied: this.roundDirty ?? new Uint8Array(0),
     };
+    const w = this.input.workload;
+    const endedBefore = w.endNs < this.workloadTime(start);
+    if (endedBefore) {
+      this.warn(
+        `workload '${w.name}' ends at ${formatDuration(w.endNs)}, before the migration starts ` +
+          `at ${formatDuration(start)}: the guest is idle throughout the migration`,
+      );
+    }
     for (let round = 1; switchover === null; round++) {
       const row = this.playRound(round, now, batch);
       now = this.roundEndNs;
+      if (round === 1 && !endedBefore && w.endNs < this.workloadTime(now)) {
+        this.warn(
+          `workload '${w.name}' ends at ${formatDuration(w.endNs)} of its own time, before ` +
+            `round 1 ends: the guest is idle for the rest of the migration`,
+        );
+      }
       syncs++;
       rows.push(row);
       if (cfg.autoConverge) {
@@ -813,14 +913,10 @@ class Migration {
         pendingWireBytes: this.pendingWireBytes(),
         pagesSent: this.pagesSent(),
       });
-      this.input.onProgress?.({
-        round,
-        pending: this.pending(),
-        pagesSent: this.pagesSent(),
-        elapsedNs: now - start,
-      });
+      this.progress("round-end");
     }
 
+    this.round = -1;
     const stop = this.stopAndCopy(now);
     syncs++;
     const mismatched = this.verify();
@@ -922,6 +1018,9 @@ class Migration {
   playRound(round: number, now: number, batch: MutableBatchView): RoundRow {
     const policy = this.policy, keep = batch.keep;
     const offered = this.collectPending();
+    this.round = round;
+    this.otherEvents += FIXED_EVENTS + offered.length;
+    this.pulse();
     const roundStart = now;
     const sentBefore = this.pagesSent();
     const bytesBefore = this.bytesSent();
@@ -1002,19 +1101,35 @@ class Migration {
   /** Compares every frame's two copies; returns the mismatches (or throws, by default). */
   verify(): number {
     const fr = this.mem.frames;
-    let bad = 0;
+    let bad = 0, unsent = 0;
     const first: number[] = [];
     for (let p = 0; p < this.pages; p++) {
-      if ((fr[p] & (F_SENT | F_MODIFIED)) !== F_SENT) {
+      const f = fr[p];
+      if ((f & (F_SENT | F_MODIFIED)) !== F_SENT) {
         if (bad++ < 5) first.push(p);
+        if ((f & F_SENT) === 0) unsent++;
       }
     }
     if (bad > 0 && this.cfg.verify === "error") {
+      // A frame never sent was lost by the engine; a frame written after its last send and
+      // never sent again is a write the tracker did not report.
+      const stale = bad - unsent, missed = this.tracker.stats.missedUpdates;
+      const why = [
+        stale > 0
+          ? `${stale} hold a stale copy: the tracker (${this.tracker.kind}) missed writes (${
+            missed > 0
+              ? `${missed} counted as missed updates — clears without a flush${
+                this.cfg.flush ? "" : " (--no-flush; --count-missed reports them instead)"
+              }`
+              : "none counted: it dropped them without knowing"
+          })`
+          : "",
+        unsent > 0 ? `${unsent} were never sent: the engine lost them (a bug in precopy-lab)` : "",
+      ].filter(Boolean).join("; ");
       throw new PrecopyError(
         "verification",
         `verification failed: ${bad} frame(s) differ between source and destination ` +
-          `(first: ${first.join(", ")}) — the tracker (${this.tracker.kind}) missed writes, ` +
-          `so this run's numbers would be wrong`,
+          `(first: ${first.join(", ")}); ${why}, so this run's numbers would be wrong`,
       );
     }
     return bad;
@@ -1025,9 +1140,10 @@ class Migration {
  * Runs one pre-copy migration and returns its report.
  *
  * @param input workload, policy, parameters and configuration
- * @returns the report (only when the end-of-run verification passed)
+ * @returns the report (only when the end-of-run verification passed and its accounting
+ * identities hold: see `accountingFailures`)
  * @throws {PrecopyError} for a bad configuration, a malformed workload, a policy that
- * breaks the contract, or a failed verification
+ * breaks the contract, a failed verification or accounting check
  *
  * @example Usage
  * ```ts
@@ -1048,7 +1164,9 @@ class Migration {
 export function simulate(input: SimulationInput): RunReport {
   const m = new Migration(input);
   try {
-    return m.run();
+    const report = m.run();
+    checkAccounting(report);
+    return report;
   } finally {
     m.stream.close?.();
     m.future?.close();

@@ -97,10 +97,11 @@ export interface RunReport {
    */
   verified: boolean;
   /**
-   * What makes the run's numbers doubtful though it completed — a profiling scan longer
-   * than its interval, tracking above one host CPU, … — one sentence each, in the order
-   * first noticed; always present, empty when there is nothing to say. `sim` prints them
-   * on stderr and in its text report.
+   * What the reader should know before trusting the numbers, one sentence each, in the
+   * order they arose; always present, empty for most runs: a profiling scan longer than its
+   * interval, tracking above one host CPU, a trace that ends before the migration starts or
+   * before round 1 ends. Deterministic like every field; `sim` prints them on stderr and in
+   * its text report.
    */
   warnings: string[];
 }

@@ -20,6 +20,7 @@
  */
 
 import { PrecopyError } from "../errors.ts";
+import { withAtomicFileAsync, writeFileAtomic } from "../io.ts";
 import { FrameList } from "../memory.ts";
 import { TraceWriter } from "../trace/trace.ts";
 import { OP_READ, OP_WRITE } from "../workloads/workload.ts";
@@ -365,18 +366,20 @@ export async function record(options: RecordOptions): Promise<Provenance> {
   if (options.command.length === 0) recErr("no program given: deno task record -- PROGRAM ARGS…");
   if (!options.out.endsWith(".pctrace")) recErr(`--out '${options.out}' must end in .pctrace`);
   const started = new Date();
-  const body = options.method === "lackey" ? await recordLackey(options) : await recordWp(options);
+  // The trace and its provenance replace older ones only once both are complete.
+  const out = options.out;
+  const body = await withAtomicFileAsync(out, (tmp) => {
+    const opts = { ...options, out: tmp };
+    return options.method === "lackey" ? recordLackey(opts) : recordWp(opts);
+  });
   const provenance: Provenance = {
     command: options.command,
     programVersion: await programVersion(options.command[0]),
     ...body,
     date: started.toISOString(),
     kernel: Deno.osRelease(),
-    trace: options.out.split("/").pop()!,
+    trace: out.split("/").pop()!,
   };
-  Deno.writeTextFileSync(
-    `${options.out}.provenance.json`,
-    JSON.stringify(provenance, null, 2) + "\n",
-  );
+  writeFileAtomic(`${out}.provenance.json`, JSON.stringify(provenance, null, 2) + "\n");
   return provenance;
 }

@@ -244,5 +244,6 @@ export function formatReport(r: RunReport): string {
     n(x.dirtyAtSync),
   ]);
   return head.join("\n") +
-    formatTable(["round", "start", "duration", "offered", "sent", "deferred", "dirty@sync"], rows);
+    formatTable(["round", "start", "duration", "offered", "sent", "deferred", "dirty@sync"], rows) +
+    (r.warnings ?? []).map((w) => `\nwarning: ${w}`).join("");
 }
