@@ -36,6 +36,7 @@ usage: deno task sim [options]
 
   --policy NAME|PATH      a policy from policies/ by name, or any policy file   [sequential]
   --param k=v             a policy parameter (repeatable)              [the policy's defaults]
+  --policy-timeout T      time budget of each policy call (sandboxed policies)         [5min]
   --workload SPEC|PATH    generator spec name[:k=v,...] or a .csv trace             [uniform]
   --memory SIZE           guest memory: 512MiB, 4GiB, 64GiB ...                        [1GiB]
   --pages N               guest memory as a frame count (instead of --memory)
@@ -89,6 +90,7 @@ Examples:
 const OPTIONS = {
   policy: { type: "string" },
   param: { type: "string", multiple: true },
+  "policy-timeout": { type: "string" },
   workload: { type: "string" },
   memory: { type: "string" },
   pages: { type: "string" },
@@ -276,7 +278,10 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
       return 0;
     }
     const config = configFromFlags(v);
-    const policy = await loadPolicy(v.policy ?? "sequential");
+    const timeout = v["policy-timeout"];
+    const policy = await loadPolicy(v.policy ?? "sequential", {
+      timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, "--policy-timeout") / 1e6,
+    });
     const workload = parseWorkload(v.workload ?? "uniform");
     const progress = io.interactive && !v.quiet;
     const report = simulate({

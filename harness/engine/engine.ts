@@ -526,7 +526,10 @@ class Migration {
     if (!this.policy || typeof this.policy.order !== "function") {
       throw policyError(pol, "create() must return an object with an order(round) method");
     }
-    this.roundDirty = typeof this.policy.filter === "function" ? new Uint8Array(pages) : null;
+    // Shared memory: a sandboxed policy's filter reads it from its worker without a copy.
+    this.roundDirty = typeof this.policy.filter === "function"
+      ? new Uint8Array(new SharedArrayBuffer(pages))
+      : null;
     this.batching = !input.exact && this.tracker.perFrame === true && this.clearMode !== "chunk";
   }
 

@@ -148,6 +148,19 @@ export interface LoadedPolicy {
   readonly definition: PolicyDefinition;
   /** Where it was loaded from (a path relative to the working directory when possible). */
   readonly file: string;
+  /**
+   * Set when the policy runs in a sandbox worker (the loader's default): its time budget
+   * per call, and `close()` to end the worker.
+   */
+  readonly sandbox?: PolicySandbox;
+}
+
+/** The worker a sandboxed policy runs in. */
+export interface PolicySandbox {
+  /** Time budget of each call, in ms; may be changed between runs. */
+  timeoutMs: number;
+  /** Ends the worker; a later `create()` starts a new one. */
+  close(): void;
 }
 
 /**

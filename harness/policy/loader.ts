@@ -8,6 +8,37 @@
 import { PrecopyError } from "../errors.ts";
 import { parseCount } from "../units.ts";
 import type { LoadedPolicy, Params, PolicyDefinition } from "./contract.ts";
+import { Sandbox } from "./sandbox.ts";
+
+/** How policy files are loaded. */
+export interface LoadOptions {
+  /**
+   * Time budget of each policy call and of loading, in ms (default 300 000, see
+   * `DEFAULT_POLICY_TIMEOUT_MS` in sandbox.ts).
+   */
+  timeoutMs?: number;
+  /**
+   * `false` imports the file into this process with this process's permissions, and no
+   * budget: for trusted code and for measuring the sandbox's cost only. Default `true`.
+   */
+  sandbox?: boolean;
+}
+
+/** A policy file that could not be loaded. */
+export interface BrokenPolicy {
+  /** The file (relative to the working directory when possible). */
+  readonly file: string;
+  /** Why, in one line. */
+  readonly reason: string;
+}
+
+/** A folder of policies: those that loaded, and those that did not. */
+export interface PolicyScan {
+  /** Loaded policies, in file-name order. */
+  policies: LoadedPolicy[];
+  /** Files that failed to load or clash with another's name, in file-name order. */
+  broken: BrokenPolicy[];
+}
 
 /**
  * Builds the error for a policy that broke the contract.
@@ -137,8 +168,9 @@ function displayPath(url: URL): string {
   return cwd && path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path;
 }
 
-async function importPolicy(url: URL): Promise<LoadedPolicy> {
+async function importPolicy(url: URL, options: LoadOptions): Promise<LoadedPolicy> {
   const file = displayPath(url);
+  if (options.sandbox !== false) return await importSandboxed(url, file, options);
   let mod: unknown;
   try {
     mod = await import(url.href);
@@ -151,14 +183,121 @@ async function importPolicy(url: URL): Promise<LoadedPolicy> {
   return checkPolicyModule(mod, file);
 }
 
+async function importSandboxed(
+  url: URL,
+  file: string,
+  options: LoadOptions,
+): Promise<LoadedPolicy> {
+  const box = new Sandbox(url, file, { timeoutMs: options.timeoutMs });
+  const shape = await box.load();
+  const placeholder = () => {
+    throw new Error("unreachable");
+  };
+  let checked: LoadedPolicy;
+  try {
+    checked = checkPolicyModule(
+      shape.hasDefault
+        ? { default: { meta: shape.meta, create: shape.createIsFunction ? placeholder : undefined } }
+        : {},
+      file,
+    );
+  } catch (e) {
+    box.close();
+    throw e;
+  }
+  const meta = checked.definition.meta;
+  box.name = meta.name;
+  const definition: PolicyDefinition = {
+    meta,
+    create: (params, env) => box.create(params, env),
+  };
+  return {
+    definition,
+    file,
+    sandbox: {
+      close: () => box.close(),
+      get timeoutMs() {
+        return box.timeoutMs;
+      },
+      set timeoutMs(ms: number) {
+        box.timeoutMs = ms;
+      },
+    },
+  };
+}
+
 /** The `policies/` folder of this project. */
 export const POLICIES_DIR: URL = new URL("../../policies/", import.meta.url);
 
+function policyFileNames(dir: URL): string[] {
+  const names: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    if (
+      e.isFile && e.name.endsWith(".ts") && !e.name.endsWith("_test.ts") && !e.name.startsWith("_")
+    ) {
+      names.push(e.name);
+    }
+  }
+  return names.sort();
+}
+
 /**
  * Loads every policy in a folder: each `*.ts` that is not a test (`*_test.ts`) and does
- * not start with `_`, in file-name order.
+ * not start with `_`, in file-name order. A file that does not load, or uses a name
+ * another file already took, is listed as broken with its reason; the rest load.
  *
  * @param dir the folder (default: this project's `policies/`)
+ * @param options sandbox and budget
+ * @returns the policies and the broken files
+ *
+ * @example Usage
+ * ```ts
+ * import { scanPolicies } from "./loader.ts";
+ * import assert from "node:assert/strict";
+ * const { policies, broken } = await scanPolicies();
+ * assert.ok(policies.some((p) => p.definition.meta.name === "sequential"));
+ * assert.deepEqual(broken, []);
+ * for (const p of policies) p.sandbox?.close();
+ * ```
+ */
+export async function scanPolicies(
+  dir: URL = POLICIES_DIR,
+  options: LoadOptions = {},
+): Promise<PolicyScan> {
+  const policies: LoadedPolicy[] = [];
+  const broken: BrokenPolicy[] = [];
+  const seen = new Map<string, string>();
+  for (const n of policyFileNames(dir)) {
+    let p: LoadedPolicy;
+    try {
+      p = await importPolicy(new URL(n, dir), options);
+    } catch (e) {
+      if (!(e instanceof PrecopyError)) throw e;
+      broken.push({ file: displayPath(new URL(n, dir)), reason: e.message });
+      continue;
+    }
+    const name = p.definition.meta.name;
+    const other = seen.get(name);
+    if (other !== undefined) {
+      p.sandbox?.close();
+      broken.push({
+        file: p.file,
+        reason: `policy name '${name}' is used by both ${other} and ${p.file}`,
+      });
+      continue;
+    }
+    seen.set(name, p.file);
+    policies.push(p);
+  }
+  return { policies, broken };
+}
+
+/**
+ * Loads every policy in a folder (see {@link scanPolicies}), failing on the first broken
+ * file.
+ *
+ * @param dir the folder (default: this project's `policies/`)
+ * @param options sandbox and budget
  * @returns the policies
  * @throws {PrecopyError} when a file does not fit the contract or two share a name
  *
@@ -168,41 +307,32 @@ export const POLICIES_DIR: URL = new URL("../../policies/", import.meta.url);
  * import assert from "node:assert/strict";
  * const all = await loadPolicies();
  * assert.ok(all.some((p) => p.definition.meta.name === "sequential"));
+ * for (const p of all) p.sandbox?.close();
  * ```
  */
-export async function loadPolicies(dir: URL = POLICIES_DIR): Promise<LoadedPolicy[]> {
-  const names: string[] = [];
-  for (const e of Deno.readDirSync(dir)) {
-    if (
-      e.isFile && e.name.endsWith(".ts") && !e.name.endsWith("_test.ts") && !e.name.startsWith("_")
-    ) {
-      names.push(e.name);
-    }
+export async function loadPolicies(
+  dir: URL = POLICIES_DIR,
+  options: LoadOptions = {},
+): Promise<LoadedPolicy[]> {
+  const { policies, broken } = await scanPolicies(dir, options);
+  if (broken.length > 0) {
+    for (const p of policies) p.sandbox?.close();
+    const b = broken[0];
+    throw new PrecopyError(
+      "policy",
+      b.reason.startsWith("policy") ? b.reason : `policy file ${b.file}: ${b.reason}`,
+    );
   }
-  names.sort();
-  const out: LoadedPolicy[] = [];
-  const seen = new Map<string, string>();
-  for (const n of names) {
-    const p = await importPolicy(new URL(n, dir));
-    const name = p.definition.meta.name;
-    const other = seen.get(name);
-    if (other) {
-      throw new PrecopyError(
-        "policy",
-        `policy name '${name}' is used by both ${other} and ${p.file}`,
-      );
-    }
-    seen.set(name, p.file);
-    out.push(p);
-  }
-  return out;
+  return policies;
 }
 
 /**
  * Loads one policy: a name from `policies/` (by `meta.name` or file name) or a path to
- * any policy file.
+ * any policy file. It runs sandboxed (see `docs/sandbox.md`); `sandbox.close()` ends its
+ * worker when you are done (tasks that exit need not).
  *
  * @param nameOrPath `sequential`, `./my-policy.ts`, `/abs/policy.ts`
+ * @param options sandbox and budget
  * @returns the policy
  * @throws {PrecopyError} when it is not found or does not fit the contract
  *
@@ -210,11 +340,15 @@ export async function loadPolicies(dir: URL = POLICIES_DIR): Promise<LoadedPolic
  * ```ts
  * import { loadPolicy } from "./loader.ts";
  * import assert from "node:assert/strict";
- * const p = await loadPolicy("random");
+ * const p = await loadPolicy("random", { timeoutMs: 60_000 });
  * assert.equal(p.definition.meta.name, "random");
+ * p.sandbox?.close();
  * ```
  */
-export async function loadPolicy(nameOrPath: string): Promise<LoadedPolicy> {
+export async function loadPolicy(
+  nameOrPath: string,
+  options: LoadOptions = {},
+): Promise<LoadedPolicy> {
   if (nameOrPath.endsWith(".ts") || nameOrPath.endsWith(".js") || nameOrPath.includes("/")) {
     const url = new URL(nameOrPath, `file://${Deno.cwd()}/`);
     try {
@@ -222,23 +356,30 @@ export async function loadPolicy(nameOrPath: string): Promise<LoadedPolicy> {
     } catch {
       throw new PrecopyError("policy", `--policy: file '${nameOrPath}' not found`);
     }
-    return await importPolicy(url);
+    return await importPolicy(url, options);
   }
-  const byFile = new URL(`${nameOrPath}.ts`, POLICIES_DIR);
-  try {
-    Deno.statSync(byFile);
-    const p = await importPolicy(byFile);
-    if (p.definition.meta.name === nameOrPath) return p;
-  } catch (e) {
-    if (e instanceof PrecopyError) throw e;
+  if (/^[a-z0-9][a-z0-9-]*$/.test(nameOrPath)) {
+    const byFile = new URL(`${nameOrPath}.ts`, POLICIES_DIR);
+    let exists = false;
+    try {
+      exists = Deno.statSync(byFile).isFile;
+    } catch { /* not a file name: look the name up below */ }
+    if (exists) {
+      const p = await importPolicy(byFile, options);
+      if (p.definition.meta.name === nameOrPath) return p;
+      p.sandbox?.close();
+    }
   }
-  const all = await loadPolicies();
-  const hit = all.find((p) => p.definition.meta.name === nameOrPath);
+  const { policies, broken } = await scanPolicies(POLICIES_DIR, options);
+  const hit = policies.find((p) => p.definition.meta.name === nameOrPath);
+  for (const p of policies) if (p !== hit) p.sandbox?.close();
   if (!hit) {
     throw new PrecopyError(
       "policy",
       `--policy: no policy named '${nameOrPath}'; available: ${
-        all.map((p) => p.definition.meta.name).join(", ")
+        policies.map((p) => p.definition.meta.name).join(", ")
+      }${
+        broken.length ? ` (broken: ${broken.map((b) => b.file).join(", ")})` : ""
       }, or a path to a policy file`,
     );
   }

@@ -1,0 +1,478 @@
+/**
+ * The policy sandbox, host side. Each policy file runs in its own Web Worker with no
+ * permissions (`deno: { permissions: "none" }`); the host never imports it. A run's
+ * engine calls a proxy {@link Policy} whose hooks are synchronous: the host writes the
+ * call's inputs into shared memory, wakes the worker with `Atomics.notify`, and waits
+ * with `Atomics.wait` and a time budget. While it waits it also answers the calls an
+ * oracle makes into the host (`env.future.lastWrites`, `env.rates`).
+ *
+ * A policy therefore cannot read or write files, the environment, the network, run
+ * programs, load FFI or read system information; cannot patch the host's built-ins (its
+ * realm is its own, and locked); cannot exit the process; cannot hang a task (a call past
+ * the budget ends the worker and the run); and sees only copies of what it is given. See
+ * `docs/sandbox.md`.
+ *
+ * @module
+ */
+
+import { PrecopyError } from "../errors.ts";
+import type {
+  BatchView,
+  Policy,
+  PolicyEnv,
+  RoundStats,
+  RoundView,
+  ScanView,
+} from "./contract.ts";
+import {
+  C_CB,
+  C_KIND,
+  C_LEN,
+  C_LEN2,
+  C_OP,
+  C_REPLY,
+  C_REQ,
+  CB_LAST_WRITES,
+  CB_RATES,
+  CTRL_SLOTS,
+  K_ARRAY,
+  K_FLOAT,
+  K_NOT_ARRAY,
+  K_SAME,
+  N_A,
+  N_B,
+  N_C,
+  N_D,
+  N_E,
+  N_F,
+  N_G,
+  NUM_SLOTS,
+  OP_FILTER,
+  OP_ORDER,
+  OP_ROUND_END,
+  OP_SCAN,
+  R_CALLBACK,
+  R_DEAD,
+  R_DONE,
+  R_ERROR,
+} from "./sandbox_protocol.ts";
+
+/**
+ * The default time budget of one policy call (and of loading a policy file), in ms:
+ * generous, so the `oracle` on a 64 GiB guest (a comparison sort of 16 M frames per round)
+ * fits with room to spare on a slow, shared machine.
+ */
+export const DEFAULT_POLICY_TIMEOUT_MS = 300_000;
+
+/** Options of the sandbox. */
+export interface SandboxOptions {
+  /** Time budget of one hook call and of loading, in ms (default {@link DEFAULT_POLICY_TIMEOUT_MS}). */
+  timeoutMs?: number;
+}
+
+/** What the worker reported after importing the policy file. */
+export interface LoadedShape {
+  /** Whether the module has a default export object. */
+  hasDefault: boolean;
+  /** A plain copy of `meta` (functions and non-finite numbers dropped). */
+  meta?: unknown;
+  /** Whether `create` is a function. */
+  createIsFunction?: boolean;
+}
+
+const WORKER_URL = new URL("./sandbox_worker.ts", import.meta.url).href;
+const dec = new TextDecoder();
+const MIN_DATA = 1 << 16;
+
+function entrySource(policyUrl: string): string {
+  // The harness module is evaluated first: it locks the realm before the policy runs.
+  return `import { deliver } from ${JSON.stringify(WORKER_URL)};\n` +
+    `import * as policy from ${JSON.stringify(policyUrl)};\n` +
+    `deliver(policy);\n`;
+}
+
+/** Why a worker cannot be made, in words a user can act on. */
+function spawnError(e: unknown): PrecopyError {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/unstable-worker-options|Worker\.deno\.permissions/.test(msg)) {
+    return new PrecopyError(
+      "config",
+      "policies run in a worker without permissions, which needs Deno's " +
+        "--unstable-worker-options flag (or \"unstable\": [\"worker-options\"] in deno.json)",
+    );
+  }
+  return new PrecopyError("policy", `cannot start a policy worker: ${msg}`);
+}
+
+/**
+ * One policy file in its worker. It hosts at most one policy instance at a time: each
+ * {@link Sandbox.create} replaces the previous one (a run creates one instance and uses
+ * it to the end). A worker that timed out or exited is started again by the next create.
+ */
+export class Sandbox {
+  /** The policy file as shown in messages. */
+  readonly file: string;
+  /** Time budget of one call, in ms. */
+  timeoutMs: number;
+  readonly #url: string;
+  #worker: Worker | null = null;
+  #ctrl = new Int32Array(0);
+  #num = new Float64Array(0);
+  #data = new SharedArrayBuffer(0);
+  #order = new SharedArrayBuffer(0);
+  #dirtied: Uint8Array | null = null;
+  #copiedDirtied: Uint8Array | null = null;
+  /** The latest instance; older proxies refuse to run. */
+  #generation = 0;
+  /** Set when the worker's module failed at load: what went wrong. */
+  #loadError: string | null = null;
+  /** The policy's name, for messages (set once loaded). */
+  name = "";
+  /** The round of the latest order() call, for messages about hooks that carry none. */
+  #round = 0;
+  /** The live instance's env, for callbacks. */
+  #env: PolicyEnv | null = null;
+
+  /**
+   * Prepares a sandbox (nothing starts until {@link Sandbox.load}).
+   * @param url the policy file
+   * @param file its name for messages
+   * @param options budget
+   */
+  constructor(url: URL, file: string, options: SandboxOptions = {}) {
+    this.#url = url.href;
+    this.file = file;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_POLICY_TIMEOUT_MS;
+  }
+
+  #spawn(): void {
+    this.#kill();
+    let worker: Worker;
+    try {
+      worker = new Worker(
+        "data:application/javascript," + encodeURIComponent(entrySource(this.#url)),
+        { type: "module", name: this.file, deno: { permissions: "none" } } as WorkerOptions,
+      );
+    } catch (e) {
+      throw spawnError(e);
+    }
+    this.#worker = worker;
+    this.#ctrl = new Int32Array(new SharedArrayBuffer(CTRL_SLOTS * 4));
+    this.#num = new Float64Array(new SharedArrayBuffer(NUM_SLOTS * 8));
+    this.#data = new SharedArrayBuffer(MIN_DATA);
+    this.#order = new SharedArrayBuffer(0);
+    this.#dirtied = this.#copiedDirtied = null;
+    this.#loadError = null;
+    const ctrl = this.#ctrl;
+    worker.onerror = (e) => {
+      // A module that fails to load or evaluate ends here; never the host's process.
+      e.preventDefault();
+      this.#loadError ??= (e.message ?? "the worker failed").replace(/^Uncaught \(in promise\) /, "")
+        .replace(/^Uncaught /, "");
+      Atomics.store(ctrl, C_REPLY, R_DEAD);
+      Atomics.notify(ctrl, C_REPLY);
+    };
+    worker.onmessageerror = () => {};
+    worker.postMessage({ op: "init", ctrl: ctrl.buffer, num: this.#num.buffer, data: this.#data });
+  }
+
+  #kill(): void {
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.#generation++;
+  }
+
+  /** Ends the worker (a later create starts a new one). */
+  close(): void {
+    this.#kill();
+  }
+
+  #reason(status: number): string {
+    if (status === R_ERROR) {
+      return dec.decode(new Uint8Array(this.#data, 0, this.#ctrl[C_LEN]).slice());
+    }
+    return this.#loadError ?? "the policy's worker ended (Deno.exit, process.exit or close())";
+  }
+
+  #loaded(status: number): LoadedShape {
+    if (status !== R_DONE) {
+      const why = this.#reason(status);
+      this.#kill();
+      throw new PrecopyError("policy", `policy file ${this.file}: cannot be loaded: ${why}`);
+    }
+    const text = dec.decode(new Uint8Array(this.#data, 0, this.#ctrl[C_LEN]).slice());
+    return JSON.parse(text) as LoadedShape;
+  }
+
+  #loadTimeout(): PrecopyError {
+    this.#kill();
+    return new PrecopyError(
+      "policy",
+      `policy file ${this.file}: cannot be loaded: it did not finish loading within ${
+        this.timeoutMs / 1000
+      } s (--policy-timeout)`,
+    );
+  }
+
+  /**
+   * Starts the worker and imports the policy file in it.
+   * @returns the module's shape, for the loader's checks
+   * @throws {PrecopyError} naming the file when it does not load
+   */
+  async load(): Promise<LoadedShape> {
+    this.#spawn();
+    const w = Atomics.waitAsync(this.#ctrl, C_REPLY, 0, this.timeoutMs);
+    const r = w.async ? await w.value : w.value;
+    if (r === "timed-out") throw this.#loadTimeout();
+    return this.#loaded(Atomics.load(this.#ctrl, C_REPLY));
+  }
+
+  #loadSync(): void {
+    this.#spawn();
+    if (Atomics.wait(this.#ctrl, C_REPLY, 0, this.timeoutMs) === "timed-out") {
+      throw this.#loadTimeout();
+    }
+    this.#loaded(Atomics.load(this.#ctrl, C_REPLY));
+  }
+
+  /** Waits for the worker's reply; serves callbacks; enforces the budget. */
+  #wait(hook: string, round: number): number {
+    const ctrl = this.#ctrl;
+    let budget = this.timeoutMs;
+    for (;;) {
+      const t0 = performance.now();
+      Atomics.wait(ctrl, C_REPLY, 0, budget);
+      budget -= performance.now() - t0;
+      const st = Atomics.load(ctrl, C_REPLY);
+      if (st === R_CALLBACK) {
+        Atomics.store(ctrl, C_REPLY, 0);
+        this.#serveCallback(ctrl[C_OP]);
+        Atomics.store(ctrl, C_CB, 1);
+        Atomics.notify(ctrl, C_CB);
+        continue;
+      }
+      if (st !== 0) return st;
+      if (budget <= 0) {
+        this.#kill();
+        throw new Error(
+          `${hook} in round ${round} gave no answer within ${
+            this.timeoutMs / 1000
+          } s (the --policy-timeout budget); the policy's worker was stopped`,
+        );
+      }
+    }
+  }
+
+  #serveCallback(op: number): void {
+    const env = this.#env;
+    let values: Float64Array | undefined;
+    if (op === CB_LAST_WRITES && env?.future) {
+      values = env.future.lastWrites(this.#num[N_A], this.#num[N_B]);
+    } else if (op === CB_RATES && env?.rates) values = env.rates;
+    const n = values ? Math.min(values.length, this.#data.byteLength >>> 3) : 0;
+    if (values) new Float64Array(this.#data, 0, n).set(values.subarray(0, n));
+    this.#ctrl[C_LEN] = n;
+  }
+
+  /** One call: inputs are already in place. Returns on success; throws otherwise. */
+  #call(op: number, hook: string, round: number, generation: number): void {
+    if (generation !== this.#generation) {
+      throw new Error(
+        `${hook}: this instance was replaced by a newer create() of the same loaded policy ` +
+          "(load the policy again to run two instances at once)",
+      );
+    }
+    const ctrl = this.#ctrl;
+    Atomics.store(ctrl, C_REPLY, 0);
+    ctrl[C_OP] = op;
+    Atomics.add(ctrl, C_REQ, 1);
+    Atomics.notify(ctrl, C_REQ);
+    const st = this.#wait(hook, round);
+    if (st === R_DONE) return;
+    const why = this.#reason(st);
+    if (st === R_DEAD) this.#kill();
+    throw new Error(st === R_DEAD ? `${hook} in round ${round}: ${why}` : why);
+  }
+
+  #ensureData(frames: number): void {
+    const want = Math.max(MIN_DATA, frames * 8 + 64);
+    if (this.#data.byteLength >= want && this.#order.byteLength >= frames * 4) return;
+    this.#data = new SharedArrayBuffer(want);
+    this.#order = new SharedArrayBuffer(Math.max(64, frames * 4));
+    this.#message({ op: "data", data: this.#data, order: this.#order }, "create()");
+  }
+
+  #message(m: Record<string, unknown>, hook: string): void {
+    const ctrl = this.#ctrl;
+    Atomics.store(ctrl, C_REPLY, 0);
+    this.#worker!.postMessage(m);
+    const st = this.#wait(hook, this.#round);
+    if (st !== R_DONE) {
+      const why = this.#reason(st);
+      if (st === R_DEAD) this.#kill();
+      throw new Error(why);
+    }
+  }
+
+  /**
+   * Makes a policy instance in the worker and returns its proxy.
+   * @param params resolved parameters
+   * @param env the run's environment (its history is copied, not shared)
+   * @returns a {@link Policy} whose hooks call into the worker
+   */
+  create(params: Record<string, unknown>, env: PolicyEnv): Policy {
+    if (this.#worker === null) this.#loadSync();
+    this.#generation++;
+    this.#env = null;
+    this.#round = 0;
+    const frames = env.frames;
+    this.#ensureData(frames);
+    const h = env.history;
+    const init = h.intervals > 0 ? { written: h.written(), accessed: h.accessed() } : {};
+    this.#env = env;
+    const oracle = "future" in env || "rates" in env;
+    this.#message({
+      op: "create",
+      params,
+      env: {
+        frames,
+        pageSize: env.pageSize,
+        bandwidth: env.bandwidth,
+        seed: env.seed,
+        historyLength: h.length,
+        intervalNs: h.intervalNs,
+        intervals: h.intervals,
+        future: oracle && "future" in env,
+        rates: oracle && "rates" in env,
+      },
+      init,
+    }, "create()");
+    const flags = this.#ctrl[C_KIND];
+    if (flags < 0) return null as unknown as Policy; // the engine reports the missing order()
+    return this.#proxy(env, flags, this.#generation);
+  }
+
+  #proxy(env: PolicyEnv, flags: number, gen: number): Policy {
+    const ctrl = this.#ctrl, num = this.#num;
+    const hasScan = (flags & 2) !== 0;
+    const historyLength = env.history.length;
+    let shipped = env.history.intervals;
+    // Scans the worker has not seen yet (only those that closed a history interval).
+    const queue: ScanView[] = [];
+    let dropped = 0;
+    const sendScan = (s: ScanView, recorded: boolean, deliver: boolean) => {
+      const ship = recorded || deliver;
+      const nw = ship ? s.written.length : 0, na = ship ? s.accessed.length : 0;
+      const room = this.#data.byteLength >>> 2;
+      if (nw + na > room) throw new Error("onScan(): a scan larger than the guest");
+      const u = new Uint32Array(this.#data, 0, nw + na);
+      if (ship) {
+        u.set(s.written);
+        u.set(s.accessed, nw);
+      }
+      ctrl[C_LEN] = nw;
+      ctrl[C_LEN2] = na;
+      num[N_A] = s.index;
+      num[N_B] = s.nowNs;
+      num[N_C] = dropped;
+      num[N_D] = deliver ? 1 : 0;
+      num[N_E] = recorded ? 1 : 0;
+      dropped = 0;
+      this.#call(OP_SCAN, "onScan()", this.#round, gen);
+    };
+    const flush = () => {
+      for (let i = 0; i < queue.length; i++) sendScan(queue[i], true, false);
+      queue.length = 0;
+    };
+    const policy: Policy = {
+      order: (round: RoundView) => {
+        flush();
+        this.#round = round.index;
+        const o = round.offered, n = o.length;
+        if (n > this.#order.byteLength >>> 2) throw new Error("order(): more frames than the guest");
+        new Uint32Array(this.#order, 0, n).set(o);
+        ctrl[C_LEN] = n;
+        num[N_A] = round.index;
+        num[N_B] = round.nowNs;
+        num[N_C] = round.endEstimateNs;
+        this.#call(OP_ORDER, `order() in round ${round.index}`, round.index, gen);
+        const kind = ctrl[C_KIND], m = ctrl[C_LEN];
+        if (kind === K_SAME) return o;
+        if (kind === K_NOT_ARRAY) return null as unknown as ArrayLike<number>;
+        if (kind === K_ARRAY || kind === K_FLOAT) {
+          const f = new Float64Array(this.#data, 0, m).slice();
+          return kind === K_ARRAY ? Array.from(f) : f;
+        }
+        // The order stays in shared memory until the next order(): no copy back.
+        return new Uint32Array(this.#order, 0, m);
+      },
+      onScan: (scan: ScanView) => {
+        const recorded = env.history.intervals > shipped;
+        if (recorded) shipped = env.history.intervals;
+        if (hasScan) {
+          flush();
+          sendScan(scan, recorded, true);
+        } else if (recorded) {
+          queue.push(scan);
+          if (queue.length > historyLength) {
+            queue.shift();
+            dropped++;
+          }
+        }
+      },
+    };
+    if ((flags & 1) !== 0) {
+      policy.filter = (batch: BatchView) => {
+        flush();
+        this.#shareDirtied(batch.dirtied);
+        const n = batch.frames.length, keep = batch.keep;
+        new Uint32Array(this.#data, 0, n).set(batch.frames);
+        ctrl[C_LEN] = n;
+        ctrl[C_LEN2] = keep.length;
+        num[N_A] = batch.round;
+        num[N_B] = batch.nowNs;
+        this.#call(OP_FILTER, `filter() in round ${batch.round}`, batch.round, gen);
+        keep.set(new Uint8Array(this.#data, 0, keep.length));
+      };
+    }
+    if ((flags & 4) !== 0) {
+      policy.onRoundEnd = (s: RoundStats) => {
+        flush();
+        num[N_A] = s.index;
+        num[N_B] = s.startNs;
+        num[N_C] = s.endNs;
+        num[N_D] = s.offered;
+        num[N_E] = s.sent;
+        num[N_F] = s.deferred;
+        num[N_G] = s.dirtyAtSync;
+        num[N_G + 1] = s.lastSent;
+        this.#call(OP_ROUND_END, `onRoundEnd() in round ${s.index}`, s.index, gen);
+      };
+    }
+    return policy;
+  }
+
+  /**
+   * The batch's `dirtied` map: shared with the worker when it lives in shared memory (the
+   * engine's does), else copied into a shared copy before each batch.
+   */
+  #shareDirtied(d: Uint8Array): void {
+    if (d.buffer instanceof SharedArrayBuffer) {
+      if (this.#dirtied !== d) {
+        this.#dirtied = d;
+        this.#message({ op: "dirtied", dirtied: d }, "filter()");
+      }
+      return;
+    }
+    let copy = this.#copiedDirtied;
+    if (copy === null || copy.length !== d.length) {
+      copy = this.#copiedDirtied = new Uint8Array(new SharedArrayBuffer(d.length));
+      this.#dirtied = null;
+    }
+    copy.set(d);
+    if (this.#dirtied !== copy) {
+      this.#dirtied = copy;
+      this.#message({ op: "dirtied", dirtied: copy }, "filter()");
+    }
+  }
+}
