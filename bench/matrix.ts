@@ -15,17 +15,18 @@
 
 import { parseArgs } from "node:util";
 import {
+  type BrokenPolicy,
   type ConfigInput,
   formatDuration,
   formatTable,
   type LoadedPolicy,
-  loadPolicies,
   type MigrationConfig,
   parseWorkload,
   PrecopyError,
   REPORT_COLUMNS,
   reportRow,
   type RunReport,
+  scanPolicies,
   simulate,
   toCsv,
 } from "../mod.ts";
@@ -233,25 +234,43 @@ export function formatMatrix(results: Result[], fixtures: FixtureWorkload[]): st
  * @param jobs the cells to run
  * @param base configuration shared by every cell
  * @param onDone called after each cell (for progress)
+ * @param failures when given, a run a policy fails is recorded here (one line: file and
+ * reason), that policy's other cells are skipped, and the rest go on; else it throws
  * @returns the results in job order
  */
 export function runMatrix(
   jobs: Job[],
   base: ConfigInput,
   onDone?: (i: number, job: Job) => void,
+  failures?: BrokenPolicy[],
 ): Result[] {
-  return jobs.map((job, i) => {
+  const failed = new Set<LoadedPolicy>();
+  const out: Result[] = [];
+  jobs.forEach((job, i) => {
     const f = job.workload;
+    if (failed.has(job.policy)) return void onDone?.(i, job);
     const flags = configFromFlags({ memory: f.memory, bandwidth: f.bandwidth, start: f.start });
     const spec = isTraceSpec(f.spec) ? new URL(f.spec, FIXTURES).pathname : f.spec;
-    const report = simulate({
-      workload: parseWorkload(spec),
-      policy: job.policy,
-      config: { ...flags, ...base, clear: job.clear, ...job.regime.config },
-    });
+    let report: RunReport;
+    try {
+      report = simulate({
+        workload: parseWorkload(spec),
+        policy: job.policy,
+        config: { ...flags, ...base, clear: job.clear, ...job.regime.config },
+      });
+    } catch (e) {
+      if (!failures || !(e instanceof PrecopyError && e.kind === "policy")) throw e;
+      failed.add(job.policy);
+      failures.push({
+        file: job.policy.file,
+        reason: `${e.message} (${f.name}, clear=${job.clear}, ${job.regime.name})`,
+      });
+      return void onDone?.(i, job);
+    }
     onDone?.(i, job);
-    return { workload: f.name, regime: job.regime.name, report };
+    out.push({ workload: f.name, regime: job.regime.name, report });
   });
+  return out;
 }
 
 /** Workloads of the profiling-overhead comparison (those present in the fixtures). */
@@ -358,7 +377,9 @@ export async function main(args: string[]): Promise<number> {
     }
     const fixtures = readFixtures();
     const base = configFromFlags({ memory: v.memory, bandwidth: v.bandwidth, seed: v.seed });
-    let policies = await loadPolicies();
+    const scan = await scanPolicies();
+    const failures: BrokenPolicy[] = [...scan.broken];
+    let policies = scan.policies;
     if (v.policy) {
       const unknown = v.policy.filter((n) => !policies.some((p) => p.definition.meta.name === n));
       if (unknown.length) {
@@ -401,7 +422,7 @@ export async function main(args: string[]): Promise<number> {
       else if ((i + 1) % Math.max(1, Math.round(jobs.length / 10)) === 0 || i + 1 === jobs.length) {
         err(`${line}\n`);
       }
-    });
+    }, failures);
     if (io.interactive) err("\r\x1b[K");
     const outDir = v.out ?? new URL("./results", import.meta.url).pathname;
     const records = results.map((r) => ({ fixture: r.workload, regime: r.regime, ...r.report }));
@@ -422,7 +443,9 @@ export async function main(args: string[]): Promise<number> {
     err(
       `${jobs.length} runs (${policies.length} policies × ${withDefaults.length} workloads × ${CLEARS.length} clear modes × ${REGIMES.length} regimes) and ${overhead.length} profiling runs in ${secs} s; results in ${outDir}/results.{json,csv}, profiling.json\n`,
     );
-    return 0;
+    // Failures stay with the failing file: one line each, and a non-zero status at the end.
+    for (const b of failures) err(`failed: ${b.reason}\n`);
+    return failures.length > 0 ? 2 : 0;
   } catch (e) {
     return reportError(e, io);
   }

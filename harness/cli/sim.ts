@@ -14,7 +14,7 @@ import {
 } from "../engine/engine.ts";
 import { PrecopyError } from "../errors.ts";
 import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
-import { loadPolicies, loadPolicy } from "../policy/loader.ts";
+import { loadPolicy, scanPolicies } from "../policy/loader.ts";
 import { formatReport } from "../report/report.ts";
 import { TRACKER_KINDS } from "../trackers/tracker.ts";
 import {
@@ -260,7 +260,7 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
       return 0;
     }
     if (v.list) {
-      const all = await loadPolicies();
+      const { policies: all, broken } = await scanPolicies();
       io.out("policies:\n");
       for (const p of all) {
         const m = p.definition.meta;
@@ -271,6 +271,7 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
           }\n`,
         );
       }
+      for (const b of broken) io.out(`  ${"[broken]".padEnd(15)} ${b.reason}\n`);
       io.out("generators:\n");
       for (const [n, d, p] of describeGenerators()) {
         io.out(`  ${n.padEnd(15)} ${d}${p ? ` (${p})` : ""}\n`);
@@ -280,7 +281,9 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
     const config = configFromFlags(v);
     const timeout = v["policy-timeout"];
     const policy = await loadPolicy(v.policy ?? "sequential", {
-      timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, "--policy-timeout") / 1e6,
+      timeoutMs: timeout === undefined
+        ? undefined
+        : parseDuration(timeout, "--policy-timeout") / 1e6,
     });
     const workload = parseWorkload(v.workload ?? "uniform");
     const progress = io.interactive && !v.quiet;

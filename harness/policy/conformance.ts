@@ -16,7 +16,7 @@ import {
   type PolicyEnv,
   type RoundView,
 } from "./contract.ts";
-import { resolveParams } from "./loader.ts";
+import { type LoadOptions, resolveParams, scanPolicies } from "./loader.ts";
 import { createRng, type Rng } from "../rng.ts";
 import { TRACKER_KINDS } from "../trackers/tracker.ts";
 import { parseWorkload } from "../workloads/spec.ts";
@@ -225,4 +225,39 @@ export function conformanceChecks(policy: LoadedPolicy): ConformanceCheck[] {
       },
     })),
   ];
+}
+
+/**
+ * Registers one `Deno.test` per policy file in a folder, each running
+ * {@link conformanceChecks} as steps; a file that does not load is one failing test named
+ * after the file, and the others run as usual. Each policy's worker is closed after its
+ * test.
+ *
+ * @param dir the folder of policy files
+ * @param options how the files are loaded (sandboxed by default)
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { registerConformanceTests } from "./conformance.ts";
+ * await registerConformanceTests(new URL("./my-policies/", import.meta.url));
+ * ```
+ */
+export async function registerConformanceTests(dir: URL, options: LoadOptions = {}): Promise<void> {
+  const { policies, broken } = await scanPolicies(dir, options);
+  for (const b of broken) {
+    Deno.test(`policy conformance: ${b.file}`, () => {
+      throw new Error(b.reason);
+    });
+  }
+  for (const policy of policies) {
+    Deno.test(`policy conformance: ${policy.definition.meta.name} (${policy.file})`, async (t) => {
+      try {
+        for (const check of conformanceChecks(policy)) {
+          await t.step(check.name, () => check.run());
+        }
+      } finally {
+        policy.sandbox?.close();
+      }
+    });
+  }
 }

@@ -197,7 +197,9 @@ async function importSandboxed(
   try {
     checked = checkPolicyModule(
       shape.hasDefault
-        ? { default: { meta: shape.meta, create: shape.createIsFunction ? placeholder : undefined } }
+        ? {
+          default: { meta: shape.meta, create: shape.createIsFunction ? placeholder : undefined },
+        }
         : {},
       file,
     );

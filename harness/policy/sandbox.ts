@@ -16,14 +16,7 @@
  */
 
 import { PrecopyError } from "../errors.ts";
-import type {
-  BatchView,
-  Policy,
-  PolicyEnv,
-  RoundStats,
-  RoundView,
-  ScanView,
-} from "./contract.ts";
+import type { BatchView, Policy, PolicyEnv, RoundStats, RoundView, ScanView } from "./contract.ts";
 import {
   C_CB,
   C_KIND,
@@ -83,6 +76,7 @@ export interface LoadedShape {
 const WORKER_URL = new URL("./sandbox_worker.ts", import.meta.url).href;
 const dec = new TextDecoder();
 const MIN_DATA = 1 << 16;
+const LOAD_MIN_MS = 60_000;
 
 function entrySource(policyUrl: string): string {
   // The harness module is evaluated first: it locks the realm before the policy runs.
@@ -98,7 +92,7 @@ function spawnError(e: unknown): PrecopyError {
     return new PrecopyError(
       "config",
       "policies run in a worker without permissions, which needs Deno's " +
-        "--unstable-worker-options flag (or \"unstable\": [\"worker-options\"] in deno.json)",
+        '--unstable-worker-options flag (or "unstable": ["worker-options"] in deno.json)',
     );
   }
   return new PrecopyError("policy", `cannot start a policy worker: ${msg}`);
@@ -116,8 +110,8 @@ export class Sandbox {
   timeoutMs: number;
   readonly #url: string;
   #worker: Worker | null = null;
-  #ctrl = new Int32Array(0);
-  #num = new Float64Array(0);
+  #ctrl: Int32Array<SharedArrayBuffer> = new Int32Array(new SharedArrayBuffer(0));
+  #num: Float64Array<SharedArrayBuffer> = new Float64Array(new SharedArrayBuffer(0));
   #data = new SharedArrayBuffer(0);
   #order = new SharedArrayBuffer(0);
   #dirtied: Uint8Array | null = null;
@@ -167,7 +161,10 @@ export class Sandbox {
     worker.onerror = (e) => {
       // A module that fails to load or evaluate ends here; never the host's process.
       e.preventDefault();
-      this.#loadError ??= (e.message ?? "the worker failed").replace(/^Uncaught \(in promise\) /, "")
+      this.#loadError ??= (e.message ?? "the worker failed").replace(
+        /^Uncaught \(in promise\) /,
+        "",
+      )
         .replace(/^Uncaught /, "");
       Atomics.store(ctrl, C_REPLY, R_DEAD);
       Atomics.notify(ctrl, C_REPLY);
@@ -204,13 +201,18 @@ export class Sandbox {
     return JSON.parse(text) as LoadedShape;
   }
 
+  /** Loading has at least a minute: the first load of a file may compile (and type-check). */
+  get #loadBudget(): number {
+    return Math.max(this.timeoutMs, LOAD_MIN_MS);
+  }
+
   #loadTimeout(): PrecopyError {
     this.#kill();
     return new PrecopyError(
       "policy",
       `policy file ${this.file}: cannot be loaded: it did not finish loading within ${
-        this.timeoutMs / 1000
-      } s (--policy-timeout)`,
+        this.#loadBudget / 1000
+      } s`,
     );
   }
 
@@ -221,15 +223,29 @@ export class Sandbox {
    */
   async load(): Promise<LoadedShape> {
     this.#spawn();
-    const w = Atomics.waitAsync(this.#ctrl, C_REPLY, 0, this.timeoutMs);
-    const r = w.async ? await w.value : w.value;
+    const ctrl = this.#ctrl, worker = this.#worker!;
+    // A timer keeps the event loop alive while the worker loads; the worker's error
+    // handler (a file that does not parse) also ends the wait.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const r = await new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve("timed-out"), this.#loadBudget);
+      const onError = worker.onerror;
+      worker.onerror = (e) => {
+        onError?.call(worker, e);
+        resolve("error");
+      };
+      const w = Atomics.waitAsync(ctrl, C_REPLY, 0);
+      if (w.async) w.value.then(resolve);
+      else resolve(w.value);
+    });
+    clearTimeout(timer);
     if (r === "timed-out") throw this.#loadTimeout();
-    return this.#loaded(Atomics.load(this.#ctrl, C_REPLY));
+    return this.#loaded(Atomics.load(ctrl, C_REPLY));
   }
 
   #loadSync(): void {
     this.#spawn();
-    if (Atomics.wait(this.#ctrl, C_REPLY, 0, this.timeoutMs) === "timed-out") {
+    if (Atomics.wait(this.#ctrl, C_REPLY, 0, this.#loadBudget) === "timed-out") {
       throw this.#loadTimeout();
     }
     this.#loaded(Atomics.load(this.#ctrl, C_REPLY));
@@ -255,9 +271,8 @@ export class Sandbox {
       if (budget <= 0) {
         this.#kill();
         throw new Error(
-          `${hook} in round ${round} gave no answer within ${
-            this.timeoutMs / 1000
-          } s (the --policy-timeout budget); the policy's worker was stopped`,
+          `timed out: ${hook} gave no answer within ${this.timeoutMs / 1000} s in round ${round} ` +
+            "(the --policy-timeout budget); the policy's worker was stopped",
         );
       }
     }
@@ -291,7 +306,7 @@ export class Sandbox {
     if (st === R_DONE) return;
     const why = this.#reason(st);
     if (st === R_DEAD) this.#kill();
-    throw new Error(st === R_DEAD ? `${hook} in round ${round}: ${why}` : why);
+    throw new Error(st === R_DEAD ? `${why} (in ${hook}, round ${round})` : why);
   }
 
   #ensureData(frames: number): void {
@@ -389,13 +404,15 @@ export class Sandbox {
         flush();
         this.#round = round.index;
         const o = round.offered, n = o.length;
-        if (n > this.#order.byteLength >>> 2) throw new Error("order(): more frames than the guest");
+        if (n > this.#order.byteLength >>> 2) {
+          throw new Error("order(): more frames than the guest");
+        }
         new Uint32Array(this.#order, 0, n).set(o);
         ctrl[C_LEN] = n;
         num[N_A] = round.index;
         num[N_B] = round.nowNs;
         num[N_C] = round.endEstimateNs;
-        this.#call(OP_ORDER, `order() in round ${round.index}`, round.index, gen);
+        this.#call(OP_ORDER, "order()", round.index, gen);
         const kind = ctrl[C_KIND], m = ctrl[C_LEN];
         if (kind === K_SAME) return o;
         if (kind === K_NOT_ARRAY) return null as unknown as ArrayLike<number>;
@@ -431,7 +448,7 @@ export class Sandbox {
         ctrl[C_LEN2] = keep.length;
         num[N_A] = batch.round;
         num[N_B] = batch.nowNs;
-        this.#call(OP_FILTER, `filter() in round ${batch.round}`, batch.round, gen);
+        this.#call(OP_FILTER, "filter()", batch.round, gen);
         keep.set(new Uint8Array(this.#data, 0, keep.length));
       };
     }
@@ -446,7 +463,7 @@ export class Sandbox {
         num[N_F] = s.deferred;
         num[N_G] = s.dirtyAtSync;
         num[N_G + 1] = s.lastSent;
-        this.#call(OP_ROUND_END, `onRoundEnd() in round ${s.index}`, s.index, gen);
+        this.#call(OP_ROUND_END, "onRoundEnd()", s.index, gen);
       };
     }
     return policy;

@@ -50,8 +50,8 @@ const listen = (g.addEventListener as (t: string, f: (e: Event) => void) => void
 const enc = new TextEncoder();
 const waitAsync = Atomics.waitAsync;
 
-let ctrl = new Int32Array(0);
-let num = new Float64Array(0);
+let ctrl: Int32Array<ArrayBufferLike> = new Int32Array(0);
+let num: Float64Array<ArrayBufferLike> = new Float64Array(0);
 let data = new SharedArrayBuffer(0);
 /** A round's offer in, its order out (Uint32); the host reads the order without a copy. */
 let orderBuf = new SharedArrayBuffer(0);
@@ -281,7 +281,9 @@ function orderCall(): void {
       const v = res[i];
       if (typeof v !== "number") {
         throw new Error(
-          `round ${num[N_A]}: order() returned ${describe(v)} at position ${i}, which is not a frame number`,
+          `round ${num[N_A]}: order() returned ${
+            describe(v)
+          } at position ${i}, which is not a frame number`,
         );
       }
       out[i] = v;

@@ -6,7 +6,7 @@ export default definePolicy({
   create: () => ({
     order(round) {
       // deno-lint-ignore no-empty
-      if (round.index === 1) for (;;) {}
+      if (round.index === 1) { for (;;) {} }
       return round.offered;
     },
   }),

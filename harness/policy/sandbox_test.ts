@@ -1,0 +1,135 @@
+// The sandbox against hostile policy files (testdata/hostile/): each hostile action
+// fails, the other policies' results are byte-identical, and nothing hangs.
+import assert from "node:assert/strict";
+import { simulate } from "../engine/engine.ts";
+import { PrecopyError } from "../errors.ts";
+import { parseWorkload } from "../workloads/spec.ts";
+import { definePolicy, type LoadedPolicy } from "./contract.ts";
+import { loadPolicy, scanPolicies } from "./loader.ts";
+
+const HOSTILE = new URL("./testdata/hostile/", import.meta.url);
+const hostile = (name: string) => new URL(`${name}.ts`, HOSTILE).pathname;
+
+function run(policy: LoadedPolicy, workload = "hotcold:rate=20k,hot=10%"): string {
+  return JSON.stringify(simulate({
+    workload: parseWorkload(workload),
+    policy,
+    config: { pages: 4096, bandwidth: 64e6, startNs: 500e6, maxRounds: 6 },
+  }));
+}
+
+async function fails(path: string, re: RegExp, timeoutMs?: number): Promise<void> {
+  const p = await loadPolicy(path, { timeoutMs });
+  try {
+    assert.throws(() => run(p), (e: unknown) => {
+      assert.ok(e instanceof PrecopyError, String(e));
+      assert.match(e.message, re);
+      return true;
+    });
+  } finally {
+    p.sandbox?.close();
+  }
+}
+
+Deno.test("sandbox: files, env, subprocesses, FFI, system info and network fail at import and in every hook", async () => {
+  const p = await loadPolicy(hostile("probe-hooks"));
+  try {
+    const r = JSON.parse(run(p));
+    assert.equal(r.verified, true);
+  } finally {
+    p.sandbox?.close();
+  }
+  await assert.rejects(
+    loadPolicy(hostile("read-at-import")),
+    /policy file .*read-at-import\.ts: cannot be loaded: .*(env|read) access/,
+  );
+});
+
+Deno.test("sandbox: patching built-ins does not change another policy's results", async () => {
+  const names = ["sequential", "staged-history", "lru-write", "random"];
+  const before: string[] = [];
+  for (const n of names) {
+    const p = await loadPolicy(n);
+    before.push(run(p));
+    p.sandbox?.close();
+  }
+  const bad = await loadPolicy(hostile("patch-builtins"));
+  run(bad);
+  const after: string[] = [];
+  for (const n of names) {
+    const p = await loadPolicy(n);
+    after.push(run(p));
+    p.sandbox?.close();
+  }
+  bad.sandbox?.close();
+  assert.deepEqual(after, before);
+  // In-process, as a check that the comparison can fail: sort patched in this realm.
+  assert.notEqual(Float64Array.prototype.sort.toString(), "function () { return this; }");
+});
+
+Deno.test("sandbox: Deno.exit in a hook ends the run with an error naming the policy", async () => {
+  await fails(
+    hostile("exit-in-hook"),
+    /^policy 'exit-in-hook' \(.*exit-in-hook\.ts\): order\(\) in round 1 threw: called Deno\.exit\(0\)/,
+  );
+});
+
+Deno.test("sandbox: an endless order() ends in a timeout naming the policy, hook and round", async () => {
+  const t0 = performance.now();
+  await fails(
+    hostile("loop-in-order"),
+    /^policy 'loop-in-order' .*order\(\) .*timed out: order\(\) gave no answer within 0\.5 s in round 1/,
+    500,
+  );
+  assert.ok(performance.now() - t0 < 20_000);
+});
+
+Deno.test("sandbox: an unhandled rejection is reported against the policy", async () => {
+  await fails(
+    hostile("reject-in-hook"),
+    /^policy 'reject-in-hook' .*unhandled promise rejection: nobody listens/,
+  );
+});
+
+Deno.test("sandbox: inputs are copies; scribbling on them changes nothing on the engine's side", async () => {
+  const bad = await loadPolicy(hostile("mutate-inputs"));
+  const reverse: LoadedPolicy = {
+    file: "reverse.ts",
+    definition: definePolicy({
+      meta: { name: "mutate-inputs", description: "d", defaults: {} },
+      create: () => ({ order: (r) => r.offered.slice().sort((a, b) => b - a), onScan() {} }),
+    }),
+  };
+  try {
+    const a = JSON.parse(run(bad)), b = JSON.parse(run(reverse));
+    delete a.policy;
+    delete b.policy;
+    assert.deepEqual(a, b);
+  } finally {
+    bad.sandbox?.close();
+  }
+});
+
+Deno.test("sandbox: a file that does not parse is one failing load naming the file; the rest load", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${dir}/bad.ts`, "export default {{ meta:\n");
+    Deno.copyFileSync(new URL("../../policies/sequential.ts", import.meta.url), `${dir}/seq.ts`);
+    Deno.writeTextFileSync(
+      `${dir}/seq.ts`,
+      Deno.readTextFileSync(`${dir}/seq.ts`).replace(
+        '"../policy.ts"',
+        JSON.stringify(new URL("../../policy.ts", import.meta.url).href),
+      ),
+    );
+    const { policies, broken } = await scanPolicies(new URL(`file://${dir}/`));
+    assert.deepEqual(policies.map((p) => p.definition.meta.name), ["sequential"]);
+    assert.equal(broken.length, 1);
+    assert.match(broken[0].file, /bad\.ts$/);
+    assert.match(broken[0].reason, /policy file .*bad\.ts: cannot be loaded: /);
+    for (const p of policies) p.sandbox?.close();
+    await assert.rejects(loadPolicy(`${dir}/bad.ts`), /bad\.ts: cannot be loaded/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
