@@ -69,6 +69,7 @@ export {
   type LoadedPolicy,
   orderByKey,
   type Params,
+  type ParamSpec,
   type ParamValue,
   type Policy,
   type PolicyDefinition,

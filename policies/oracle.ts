@@ -14,6 +14,7 @@ export default definePolicy({
     name: "oracle",
     description: "Bound: ascending order of each frame's last write before the round ends.",
     defaults: {},
+    params: {},
     oracle: true,
   },
   create(_params, env) {

@@ -14,6 +14,7 @@ export default definePolicy({
     name: "rate-oracle",
     description: "Bound: lowest mean write rate (over the whole workload) first.",
     defaults: {},
+    params: {},
     oracle: true,
   },
   create(_params, env) {

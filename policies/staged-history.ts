@@ -20,6 +20,11 @@ export default definePolicy({
     name: "staged-history",
     description: "The paper's: stages from write history, cold stages first, nothing withheld.",
     defaults: { stages: 4, window: 8, rule: "count" },
+    params: {
+      stages: { type: "integer", min: 1, max: 255 },
+      window: { type: "integer", min: 1, max: 32 },
+      rule: { type: "choice", choices: ["count", "recency"] },
+    },
   },
   create(params, env) {
     const stages = Math.max(1, Math.floor(params.stages));

@@ -125,7 +125,8 @@ const OPTIONS = {
 
 /** Parsed `--param k=v` flags. */
 function parseParamFlags(list: string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a key such as __proto__ or constructor is just an unknown parameter.
+  const out: Record<string, string> = Object.create(null);
   for (const kv of list ?? []) {
     const eq = kv.indexOf("=");
     if (eq <= 0) throw new PrecopyError("config", `--param: '${kv}' is not k=v`);

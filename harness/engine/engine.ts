@@ -1271,17 +1271,7 @@ function resolveParamsMixed(
   policy: LoadedPolicy,
   given: Record<string, string | ParamValue>,
 ): Params {
-  const defaults = policy.definition.meta.defaults;
-  const texts: Record<string, string> = {};
-  const typed: Params = {};
-  for (const [k, v] of Object.entries(given)) {
-    if (typeof v === "string" && typeof defaults[k] !== "string") texts[k] = v;
-    else if (k in defaults && typeof v !== typeof defaults[k]) {
-      throw policyError(policy, `parameter '${k}' must be a ${typeof defaults[k]}`);
-    } else if (k in defaults) typed[k] = v;
-    else texts[k] = String(v);
-  }
-  return { ...resolveParams(policy, texts), ...typed };
+  return resolveParams(policy, given); // checked against the policy's parameter schema
 }
 
 /**

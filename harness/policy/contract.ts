@@ -13,6 +13,38 @@ export type ParamValue = number | string | boolean;
 /** A policy's parameters, typed by its defaults. */
 export type Params = Record<string, ParamValue>;
 
+/**
+ * How one parameter is checked: its type and its range or choices. `--param`, study grids
+ * and library callers are held to it; NaN and ±Infinity are never a value.
+ */
+export type ParamSpec =
+  | {
+    /** A whole number in [min, max]. */
+    readonly type: "integer";
+    /** Smallest accepted value. */
+    readonly min: number;
+    /** Largest accepted value. */
+    readonly max: number;
+  }
+  | {
+    /** A finite real number in [min, max]. */
+    readonly type: "number";
+    /** Smallest accepted value. */
+    readonly min: number;
+    /** Largest accepted value. */
+    readonly max: number;
+  }
+  | {
+    /** `true` or `false`. */
+    readonly type: "boolean";
+  }
+  | {
+    /** One of a list of words. */
+    readonly type: "choice";
+    /** The accepted words. */
+    readonly choices: readonly string[];
+  };
+
 /** What a policy says about itself. */
 export interface PolicyMeta<P extends Params = Params> {
   /** Short kebab-case name; `--policy NAME` finds the policy by it. */
@@ -21,6 +53,12 @@ export interface PolicyMeta<P extends Params = Params> {
   description: string;
   /** Every parameter with its default; `--param k=v` overrides and is typed by it. */
   defaults: P;
+  /**
+   * Each parameter's type and range or choices (e.g. `stages: { type: "integer", min: 1,
+   * max: 255 }`). Required by the conformance suite; without it a parameter is checked
+   * against its default's type only (any finite number, any word).
+   */
+  params?: { readonly [K in keyof P]: ParamSpec };
   /** `true` for bounds that read the future: reported as bounds, never as winners. */
   oracle?: boolean;
 }

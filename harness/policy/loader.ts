@@ -7,7 +7,7 @@
 
 import { PrecopyError } from "../errors.ts";
 import { parseCount } from "../units.ts";
-import type { LoadedPolicy, Params, PolicyDefinition } from "./contract.ts";
+import type { LoadedPolicy, Params, ParamSpec, ParamValue, PolicyDefinition } from "./contract.ts";
 import { Sandbox } from "./sandbox.ts";
 
 /** How policy files are loaded. */
@@ -100,6 +100,24 @@ export function checkPolicyModule(mod: unknown, file: string): LoadedPolicy {
     if (!["number", "string", "boolean"].includes(typeof v)) {
       bad(`meta.defaults.${k} must be a number, string or boolean`);
     }
+    if (typeof v === "number" && !Number.isFinite(v)) {
+      bad(`meta.defaults.${k} must be a finite number`);
+    }
+  }
+  if (meta.params !== undefined) {
+    if (!meta.params || typeof meta.params !== "object" || Array.isArray(meta.params)) {
+      bad("meta.params must be an object: each parameter's type and range or choices");
+    }
+    for (const k of Object.keys(meta.params)) {
+      if (!Object.hasOwn(meta.defaults, k)) bad(`meta.params.${k} has no default in meta.defaults`);
+    }
+    for (const [k, d] of Object.entries(meta.defaults)) {
+      if (!Object.hasOwn(meta.params, k)) {
+        bad(`meta.params.${k} is missing (each parameter needs its type and range or choices)`);
+      }
+      const why = specProblem((meta.params as Record<string, unknown>)[k], d);
+      if (why) bad(`meta.params.${k}: ${why}`);
+    }
   }
   if (meta.oracle !== undefined && typeof meta.oracle !== "boolean") {
     bad("meta.oracle must be a boolean");
@@ -108,13 +126,112 @@ export function checkPolicyModule(mod: unknown, file: string): LoadedPolicy {
   return { definition: def as PolicyDefinition, file };
 }
 
+const PARAM_TYPES = ["integer", "number", "boolean", "choice"];
+
+/** What is wrong with a parameter spec (given its default), or null. */
+function specProblem(spec: unknown, d: ParamValue): string | null {
+  if (!spec || typeof spec !== "object") return "must be an object with a type";
+  const t = (spec as { type?: unknown }).type;
+  if (typeof t !== "string" || !PARAM_TYPES.includes(t)) {
+    return `type must be one of ${PARAM_TYPES.join(", ")}`;
+  }
+  const ps = spec as ParamSpec;
+  if (ps.type === "integer" || ps.type === "number") {
+    const { min, max } = ps;
+    if (typeof min !== "number" || typeof max !== "number" || !(min <= max)) {
+      return "min and max must be numbers with min ≤ max";
+    }
+    if (!Number.isFinite(min) || !Number.isFinite(max)) return "min and max must be finite";
+    if (ps.type === "integer" && (!Number.isInteger(min) || !Number.isInteger(max))) {
+      return "an integer's min and max must be whole numbers";
+    }
+    if (typeof d !== "number") return `the default is a ${typeof d}, not a number`;
+  } else if (ps.type === "boolean") {
+    if (typeof d !== "boolean") return `the default is a ${typeof d}, not a boolean`;
+  } else {
+    const c = ps.choices;
+    if (!Array.isArray(c) || c.length === 0 || c.some((x) => typeof x !== "string")) {
+      return "choices must be a non-empty list of words";
+    }
+    if (typeof d !== "string") return `the default is a ${typeof d}, not a word`;
+  }
+  const err = checkValue(ps, d);
+  return err ? `the default ${err}` : null;
+}
+
+/** Why a value does not fit a spec (a phrase after the value), or null. */
+function checkValue(spec: ParamSpec, v: ParamValue): string | null {
+  if (spec.type === "integer" || spec.type === "number") {
+    if (typeof v !== "number") return `${JSON.stringify(v)} is not a number`;
+    if (!Number.isFinite(v)) return `${v} is not a finite number`;
+    if (spec.type === "integer" && !Number.isInteger(v)) return `${v} is not a whole number`;
+    if (v < spec.min || v > spec.max) return `${v} is out of range ${spec.min}–${spec.max}`;
+    return null;
+  }
+  if (spec.type === "boolean") {
+    return typeof v === "boolean" ? null : `${JSON.stringify(v)} is not true or false`;
+  }
+  if (typeof v !== "string" || !spec.choices.includes(v)) {
+    return `${JSON.stringify(v)} is not one of ${spec.choices.join(", ")}`;
+  }
+  return null;
+}
+
 /**
- * Merges `--param k=v` overrides into a policy's defaults, typed by each default.
+ * Each parameter's spec: the declared one, or (when `meta.params` is absent) one made from
+ * the default's type — any finite number, true/false, or any word.
  *
  * @param policy the policy
- * @param overrides raw `k → v` texts
+ * @returns parameter name → spec (a Map: no word a user types can reach a prototype)
+ *
+ * @example Usage
+ * ```ts
+ * import { paramSpecs } from "./loader.ts";
+ * import assert from "node:assert/strict";
+ * const policy = {
+ *   file: "p.ts",
+ *   definition: {
+ *     meta: {
+ *       name: "p",
+ *       description: "d",
+ *       defaults: { stages: 4 },
+ *       params: { stages: { type: "integer", min: 1, max: 255 } },
+ *     },
+ *     create: () => ({ order: (r) => r.offered }),
+ *   },
+ * } as const;
+ * assert.deepEqual(paramSpecs(policy).get("stages"), { type: "integer", min: 1, max: 255 });
+ * ```
+ */
+export function paramSpecs(policy: LoadedPolicy): Map<string, ParamSpec> {
+  const meta = policy.definition.meta;
+  const out = new Map<string, ParamSpec>();
+  for (const [k, d] of Object.entries(meta.defaults)) {
+    const declared = meta.params && Object.hasOwn(meta.params, k)
+      ? (meta.params as Record<string, ParamSpec>)[k]
+      : undefined;
+    out.set(
+      k,
+      declared ??
+        (typeof d === "number"
+          ? { type: "number", min: -Number.MAX_VALUE, max: Number.MAX_VALUE }
+          : typeof d === "boolean"
+          ? { type: "boolean" }
+          : { type: "choice", choices: [] }),
+    );
+  }
+  return out;
+}
+
+/**
+ * Merges parameter overrides into a policy's defaults, checked against its schema
+ * ({@link paramSpecs}). Texts (`--param k=v`) are parsed by the parameter's type; typed
+ * values (library callers, study grids) are checked as they are.
+ *
+ * @param policy the policy
+ * @param overrides `k → v`: texts (`"16"`) or typed values
  * @returns the full parameter record
- * @throws {PrecopyError} for an unknown key or a value of the wrong type
+ * @throws {PrecopyError} for an unknown key, or a value of the wrong type or out of range
  *
  * @example Usage
  * ```ts
@@ -122,19 +239,30 @@ export function checkPolicyModule(mod: unknown, file: string): LoadedPolicy {
  * import { resolveParams } from "./loader.ts";
  * import assert from "node:assert/strict";
  * const definition = definePolicy({
- *   meta: { name: "p", description: "d", defaults: { window: 8, hot: true } },
+ *   meta: {
+ *     name: "p",
+ *     description: "d",
+ *     defaults: { window: 8, hot: true },
+ *     params: { window: { type: "integer", min: 1, max: 32 }, hot: { type: "boolean" } },
+ *   },
  *   create: () => ({ order: (r) => r.offered.slice() }),
  * });
  * const params = resolveParams({ definition, file: "p.ts" }, { window: "16" });
  * assert.deepEqual(params, { window: 16, hot: true });
+ * assert.throws(() => resolveParams({ definition, file: "p.ts" }, { window: "64" }), /out of range 1–32/);
  * ```
  */
-export function resolveParams(policy: LoadedPolicy, overrides: Record<string, string>): Params {
+export function resolveParams(
+  policy: LoadedPolicy,
+  overrides: Readonly<Record<string, string | ParamValue>>,
+): Params {
   const defaults = policy.definition.meta.defaults;
+  const specs = paramSpecs(policy);
   const out: Params = { ...defaults };
-  for (const [k, raw] of Object.entries(overrides)) {
-    if (!(k in defaults)) {
-      const known = Object.keys(defaults);
+  for (const [k, given] of Object.entries(overrides)) {
+    const spec = specs.get(k);
+    if (spec === undefined) {
+      const known = [...specs.keys()];
       throw policyError(
         policy,
         `unknown parameter '${k}'; ${
@@ -142,19 +270,27 @@ export function resolveParams(policy: LoadedPolicy, overrides: Record<string, st
         }`,
       );
     }
-    const d = defaults[k];
-    if (typeof d === "number") {
-      try {
-        out[k] = parseCount(raw, `--param ${k}`);
-      } catch (e) {
-        throw policyError(policy, (e as Error).message);
+    const flag = `--param ${k}`;
+    let v: ParamValue = given;
+    if (typeof given === "string" && typeof defaults[k] !== "string") {
+      if (spec.type === "boolean") {
+        if (given !== "true" && given !== "false") {
+          throw policyError(policy, `${flag}: '${given}' is not true or false`);
+        }
+        v = given === "true";
+      } else {
+        try {
+          v = parseCount(given, flag);
+        } catch (e) {
+          throw policyError(policy, (e as Error).message);
+        }
       }
-    } else if (typeof d === "boolean") {
-      if (raw !== "true" && raw !== "false") {
-        throw policyError(policy, `--param ${k}: '${raw}' is not true or false`);
-      }
-      out[k] = raw === "true";
-    } else out[k] = raw;
+    } else if (typeof given !== typeof defaults[k]) {
+      throw policyError(policy, `parameter '${k}' must be a ${typeof defaults[k]}`);
+    }
+    const why = spec.type === "choice" && spec.choices.length === 0 ? null : checkValue(spec, v);
+    if (why) throw policyError(policy, `${flag}: ${why}`);
+    out[k] = v;
   }
   return out;
 }
