@@ -40,6 +40,7 @@ for (const name of v.policy ?? ["sequential", "staged-history"]) {
   const inProcess = await loadPolicy(name, { sandbox: false });
   const sandboxed = await loadPolicy(name);
   const ratios: number[] = [];
+  timed(inProcess), timed(sandboxed); // warm-up: compile both paths before measuring
   for (let i = 0; i < pairs; i++) {
     const first = i % 2 === 0 ? inProcess : sandboxed;
     const second = first === inProcess ? sandboxed : inProcess;

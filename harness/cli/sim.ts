@@ -15,6 +15,7 @@ import {
 import { PrecopyError } from "../errors.ts";
 import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
 import { loadPolicy, scanPolicies } from "../policy/loader.ts";
+import type { LoadedPolicy } from "../policy/contract.ts";
 import { formatReport } from "../report/report.ts";
 import { TRACKER_KINDS } from "../trackers/tracker.ts";
 import {
@@ -247,6 +248,7 @@ export function configFromFlags(
  * ```
  */
 export async function runSim(args: string[], io: CliIo = stdio): Promise<number> {
+  let policy: LoadedPolicy | undefined;
   try {
     const { values: v, positionals } = parseArgs({
       args,
@@ -273,6 +275,7 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
         );
       }
       for (const b of broken) io.out(`  ${"[broken]".padEnd(15)} ${b.reason}\n`);
+      for (const p of all) p.sandbox?.close();
       io.out("generators:\n");
       for (const [n, d, p] of describeGenerators()) {
         io.out(`  ${n.padEnd(15)} ${d}${p ? ` (${p})` : ""}\n`);
@@ -281,7 +284,7 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
     }
     const config = configFromFlags(v);
     const timeout = v["policy-timeout"];
-    const policy = await loadPolicy(v.policy ?? "sequential", {
+    policy = await loadPolicy(v.policy ?? "sequential", {
       timeoutMs: timeout === undefined
         ? undefined
         : parseDuration(timeout, "--policy-timeout") / 1e6,
@@ -307,6 +310,8 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
     return 0;
   } catch (e) {
     return reportError(e, io);
+  } finally {
+    policy?.sandbox?.close(); // its worker would outlive a library caller's run
   }
 }
 

@@ -186,21 +186,20 @@ function checkValue(spec: ParamSpec, v: ParamValue): string | null {
  *
  * @example Usage
  * ```ts
+ * import { definePolicy } from "./contract.ts";
  * import { paramSpecs } from "./loader.ts";
  * import assert from "node:assert/strict";
- * const policy = {
- *   file: "p.ts",
- *   definition: {
- *     meta: {
- *       name: "p",
- *       description: "d",
- *       defaults: { stages: 4 },
- *       params: { stages: { type: "integer", min: 1, max: 255 } },
- *     },
- *     create: () => ({ order: (r) => r.offered }),
+ * const definition = definePolicy({
+ *   meta: {
+ *     name: "p",
+ *     description: "d",
+ *     defaults: { stages: 4 },
+ *     params: { stages: { type: "integer", min: 1, max: 255 } },
  *   },
- * } as const;
- * assert.deepEqual(paramSpecs(policy).get("stages"), { type: "integer", min: 1, max: 255 });
+ *   create: () => ({ order: (r) => r.offered }),
+ * });
+ * const specs = paramSpecs({ definition, file: "p.ts" });
+ * assert.deepEqual(specs.get("stages"), { type: "integer", min: 1, max: 255 });
  * ```
  */
 export function paramSpecs(policy: LoadedPolicy): Map<string, ParamSpec> {
@@ -306,6 +305,10 @@ function displayPath(url: URL): string {
 
 async function importPolicy(url: URL, options: LoadOptions): Promise<LoadedPolicy> {
   const file = displayPath(url);
+  const ms = options.timeoutMs;
+  if (ms !== undefined && !(ms > 0 && Number.isFinite(ms))) {
+    throw new PrecopyError("config", `--policy-timeout: ${ms} ms is not a positive, finite time`);
+  }
   if (options.sandbox !== false) return await importSandboxed(url, file, options);
   let mod: unknown;
   try {

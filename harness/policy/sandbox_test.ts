@@ -133,3 +133,31 @@ Deno.test("sandbox: a file that does not parse is one failing load naming the fi
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("sim: --policy-timeout ends an endless policy with one line and status 2; --param is checked", async () => {
+  const { runSim } = await import("../cli/sim.ts");
+  const sim = async (...args: string[]) => {
+    let err = "";
+    const io = { out: () => {}, err: (t: string) => void (err += t), interactive: false };
+    return [await runSim(["--pages", "1024", ...args], io), err] as const;
+  };
+  const [code, err] = await sim("--policy", hostile("loop-in-order"), "--policy-timeout", "300ms");
+  assert.equal(code, 2);
+  assert.match(err, /^error: policy 'loop-in-order' .*timed out: order\(\) .*0\.3 s in round 1/);
+  assert.equal(err.trim().split("\n").length, 1);
+  for (
+    const [args, re] of [
+      [["--policy-timeout", "soon"], /^error: --policy-timeout: /],
+      [["--policy", "staged-history", "--param", "stages=999"], /out of range 1–255/],
+      [["--policy", "staged-history", "--param", "__proto__=1"], /unknown parameter '__proto__'/],
+      [
+        ["--policy", "staged-history", "--param", "constructor=1"],
+        /unknown parameter 'constructor'/,
+      ],
+    ] as [string[], RegExp][]
+  ) {
+    const [c, e] = await sim(...args);
+    assert.equal(c, 2, e);
+    assert.match(e, re);
+  }
+});
