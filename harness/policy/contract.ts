@@ -101,7 +101,8 @@ export interface RoundView {
   readonly nowNs: number;
   /**
    * Frames the policy may send, ascending. Read-only; returning it unchanged from
-   * {@link Policy.order} sends all of them in address order without a copy.
+   * {@link Policy.order} sends all of them in address order without a copy. Valid during
+   * the call: keep a copy (`slice()`), not the array, to use it in a later round.
    */
   readonly offered: Uint32Array;
   /** When the round would end if every offered frame were sent now, in ns. */

@@ -31,7 +31,6 @@ import {
   K_ARRAY,
   K_FLOAT,
   K_NOT_ARRAY,
-  K_SAME,
   N_A,
   N_B,
   N_C,
@@ -414,7 +413,6 @@ export class Sandbox {
         num[N_C] = round.endEstimateNs;
         this.#call(OP_ORDER, "order()", round.index, gen);
         const kind = ctrl[C_KIND], m = ctrl[C_LEN];
-        if (kind === K_SAME) return o;
         if (kind === K_NOT_ARRAY) return null as unknown as ArrayLike<number>;
         if (kind === K_ARRAY || kind === K_FLOAT) {
           const f = new Float64Array(this.#data, 0, m).slice();

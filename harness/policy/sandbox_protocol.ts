@@ -51,9 +51,7 @@ export const R_CALLBACK = 3;
 /** The worker is ending (Deno.exit, process.exit, close). */
 export const R_DEAD = 4;
 
-/** order() returned the offer itself, unchanged. */
-export const K_SAME = 0;
-/** order() returned a Uint32Array: C_LEN entries in `data`. */
+/** order() returned a Uint32Array (or the offer itself): C_LEN entries in the order area. */
 export const K_UINT32 = 1;
 /** order() returned a number[]: C_LEN doubles in `data`. */
 export const K_ARRAY = 2;

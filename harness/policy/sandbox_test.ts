@@ -161,3 +161,28 @@ Deno.test("sim: --policy-timeout ends an endless policy with one line and status
     assert.match(e, re);
   }
 });
+
+Deno.test("bench: a policy that fails a run is one line (file and reason); the rest completes", async () => {
+  const { runMatrix, REGIMES } = await import("../../bench/matrix.ts");
+  const bad = await loadPolicy(hostile("exit-in-hook"));
+  const good = await loadPolicy("sequential");
+  try {
+    const workload = { name: "light", spec: "uniform:rate=2k", description: "d", memory: "16MiB" };
+    const jobs = [bad, good, bad, good].map((policy, i) => ({
+      workload,
+      policy,
+      clear: (i < 2 ? "send" : "round") as "send" | "round",
+      regime: REGIMES[0],
+    }));
+    const failures: { file: string; reason: string }[] = [];
+    const results = runMatrix(jobs, {}, undefined, failures);
+    assert.equal(results.length, 2);
+    assert.ok(results.every((r) => r.report.policy.name === "sequential"));
+    assert.equal(failures.length, 1);
+    assert.match(failures[0].file, /exit-in-hook\.ts$/);
+    assert.match(failures[0].reason, /^policy 'exit-in-hook' .*called Deno\.exit\(0\) \(light, /);
+  } finally {
+    bad.sandbox?.close();
+    good.sandbox?.close();
+  }
+});

@@ -25,7 +25,6 @@ import {
   K_ARRAY,
   K_FLOAT,
   K_NOT_ARRAY,
-  K_SAME,
   K_UINT32,
   N_A,
   N_B,
@@ -239,7 +238,10 @@ function makeEnv(e: Record<string, number | boolean>, init: {
 
 function orderCall(): void {
   const n = ctrl[C_LEN];
-  const offered = new Uint32Array(orderBuf, 0, n).slice();
+  // The policy's own view of the offer, in the shared order area (no copy): whatever it
+  // does to it reaches only its own answer. Returned as is (reordered or not), it already
+  // is the answer in place.
+  const offered = new Uint32Array(orderBuf, 0, n);
   const view = Object.freeze({
     index: num[N_A],
     nowNs: num[N_B],
@@ -250,19 +252,9 @@ function orderCall(): void {
     | ArrayLike<unknown>
     | null;
   if (res === offered) {
-    // Unchanged, but the policy might have reordered it in place: then it is a new order.
-    const check = new Uint32Array(orderBuf, 0, n);
-    let same = true;
-    for (let i = 0; i < n; i++) {
-      if (check[i] !== offered[i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) {
-      ctrl[C_KIND] = K_SAME;
-      return;
-    }
+    ctrl[C_KIND] = K_UINT32;
+    ctrl[C_LEN] = n;
+    return;
   }
   if (res === null || typeof res !== "object" || typeof res.length !== "number") {
     ctrl[C_KIND] = K_NOT_ARRAY;
