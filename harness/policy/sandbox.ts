@@ -25,12 +25,14 @@ import {
   C_OP,
   C_REPLY,
   C_REQ,
+  C_SCANS,
   CB_LAST_WRITES,
   CB_RATES,
   CTRL_SLOTS,
   K_ARRAY,
   K_FLOAT,
   K_NOT_ARRAY,
+  MAX_PACKED_SCANS,
   N_A,
   N_B,
   N_C,
@@ -42,11 +44,14 @@ import {
   OP_FILTER,
   OP_ORDER,
   OP_ROUND_END,
-  OP_SCAN,
+  OP_SCANS,
   R_CALLBACK,
   R_DEAD,
   R_DONE,
   R_ERROR,
+  SCAN_BASE,
+  SCAN_META,
+  SCAN_STRIDE,
 } from "./sandbox_protocol.ts";
 
 /**
@@ -309,7 +314,7 @@ export class Sandbox {
   }
 
   #ensureData(frames: number): void {
-    const want = Math.max(MIN_DATA, frames * 8 + 64);
+    const want = Math.max(MIN_DATA, SCAN_BASE + frames * 8 + 64);
     if (this.#data.byteLength >= want && this.#order.byteLength >= frames * 4) return;
     this.#data = new SharedArrayBuffer(want);
     this.#order = new SharedArrayBuffer(Math.max(64, frames * 4));
@@ -372,31 +377,47 @@ export class Sandbox {
     const historyLength = env.history.length;
     let shipped = env.history.intervals;
     // Scans the worker has not seen yet (only those that closed a history interval).
-    const queue: ScanView[] = [];
+    // Scans wait for the next call and go with it (a policy runs only inside its hooks, so
+    // it cannot tell): one round trip per call, not per scan. An oracle's onScan might ask
+    // the future, whose answer depends on when it is asked: its scans go at once.
+    const queue: { scan: ScanView; flags: number; dropped: number }[] = [];
+    const immediate = hasScan && ("future" in env || "rates" in env);
     let dropped = 0;
-    const sendScan = (s: ScanView, recorded: boolean, deliver: boolean) => {
-      const ship = recorded || deliver;
-      const nw = ship ? s.written.length : 0, na = ship ? s.accessed.length : 0;
+    /** Packs queued scans into `num` and `data`; returns how many went. */
+    const pack = (): number => {
       const room = this.#data.byteLength >>> 2;
-      if (nw + na > room) throw new Error("onScan(): a scan larger than the guest");
-      const u = new Uint32Array(this.#data, 0, nw + na);
-      if (ship) {
-        u.set(s.written);
-        u.set(s.accessed, nw);
+      let at = SCAN_BASE >>> 2, k = 0;
+      while (k < queue.length && k < MAX_PACKED_SCANS) {
+        const { scan, flags, dropped } = queue[k];
+        const nw = scan.written.length, na = scan.accessed.length;
+        if (at + nw + na > room) {
+          if (k > 0) break;
+          throw new Error("a profiling scan larger than the guest");
+        }
+        const u = new Uint32Array(this.#data);
+        u.set(scan.written, at);
+        u.set(scan.accessed, at + nw);
+        at += nw + na;
+        const m = SCAN_META + k * SCAN_STRIDE;
+        num[m] = nw;
+        num[m + 1] = na;
+        num[m + 2] = scan.index;
+        num[m + 3] = scan.nowNs;
+        num[m + 4] = dropped;
+        num[m + 5] = flags;
+        k++;
       }
-      ctrl[C_LEN] = nw;
-      ctrl[C_LEN2] = na;
-      num[N_A] = s.index;
-      num[N_B] = s.nowNs;
-      num[N_C] = dropped;
-      num[N_D] = deliver ? 1 : 0;
-      num[N_E] = recorded ? 1 : 0;
-      dropped = 0;
-      this.#call(OP_SCAN, "onScan()", this.#round, gen);
+      queue.splice(0, k);
+      ctrl[C_SCANS] = k;
+      return k;
     };
+    /** Packs what the next call can carry; sends the rest ahead in calls of their own. */
     const flush = () => {
-      for (let i = 0; i < queue.length; i++) sendScan(queue[i], true, false);
-      queue.length = 0;
+      pack();
+      while (queue.length > 0) {
+        this.#call(OP_SCANS, "onScan()", this.#round, gen);
+        pack();
+      }
     };
     const policy: Policy = {
       order: (round: RoundView) => {
@@ -424,15 +445,18 @@ export class Sandbox {
       onScan: (scan: ScanView) => {
         const recorded = env.history.intervals > shipped;
         if (recorded) shipped = env.history.intervals;
-        if (hasScan) {
+        if (!recorded && !hasScan) return;
+        queue.push({ scan, flags: (recorded ? 1 : 0) | (hasScan ? 2 : 0), dropped });
+        dropped = 0;
+        if (!hasScan && queue.length > historyLength) {
+          // Only the last H scans matter to a history of H intervals.
+          dropped += 1 + queue.shift()!.dropped;
+          queue[0].dropped += dropped;
+          dropped = 0;
+        }
+        if (immediate || queue.length >= MAX_PACKED_SCANS) {
           flush();
-          sendScan(scan, recorded, true);
-        } else if (recorded) {
-          queue.push(scan);
-          if (queue.length > historyLength) {
-            queue.shift();
-            dropped++;
-          }
+          this.#call(OP_SCANS, "onScan()", this.#round, gen);
         }
       },
     };
@@ -441,6 +465,9 @@ export class Sandbox {
         flush();
         this.#shareDirtied(batch.dirtied);
         const n = batch.frames.length, keep = batch.keep;
+        if (n > 2048 || keep.length > 2048) {
+          throw new Error("filter(): a batch of more than 2048 frames");
+        }
         new Uint32Array(this.#data, 0, n).set(batch.frames);
         ctrl[C_LEN] = n;
         ctrl[C_LEN2] = keep.length;

@@ -10,8 +10,19 @@
 
 /** Int32 slots of the control block. */
 export const CTRL_SLOTS = 16;
-/** Float64 slots for a call's numbers. */
-export const NUM_SLOTS = 16;
+/** Scans packed into one call at most (each pays no round trip of its own). */
+export const MAX_PACKED_SCANS = 64;
+/** Where the packed scans' descriptions start in `num`. */
+export const SCAN_META = 16;
+/** Numbers per packed scan: written count, accessed count, index, nowNs, dropped before, flags. */
+export const SCAN_STRIDE = 6;
+/** Float64 slots for a call's numbers and its packed scans' descriptions. */
+export const NUM_SLOTS = SCAN_META + SCAN_STRIDE * MAX_PACKED_SCANS;
+/**
+ * Where packed scans' frame lists start in `data` (bytes): below it, a batch's frames and
+ * keep map (at most 2048 entries).
+ */
+export const SCAN_BASE = 8192;
 
 /** Call sequence number; the worker waits for it to change. */
 export const C_REQ = 0;
@@ -27,13 +38,15 @@ export const C_LEN2 = 4;
 export const C_CB = 5;
 /** The kind of an order reply (K_*), or a create's hook flags. */
 export const C_KIND = 6;
+/** Scans packed into this call, to be taken in before its operation. */
+export const C_SCANS = 7;
 
 /** order(round) */
 export const OP_ORDER = 1;
 /** filter(batch) */
 export const OP_FILTER = 2;
-/** a profiling scan: history, then onScan if the policy has one */
-export const OP_SCAN = 3;
+/** nothing but the packed scans */
+export const OP_SCANS = 3;
 /** onRoundEnd(stats) */
 export const OP_ROUND_END = 4;
 

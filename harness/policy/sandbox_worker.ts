@@ -20,6 +20,7 @@ import {
   C_OP,
   C_REPLY,
   C_REQ,
+  C_SCANS,
   CB_LAST_WRITES,
   CB_RATES,
   K_ARRAY,
@@ -36,11 +37,14 @@ import {
   OP_FILTER,
   OP_ORDER,
   OP_ROUND_END,
-  OP_SCAN,
+  OP_SCANS,
   R_CALLBACK,
   R_DEAD,
   R_DONE,
   R_ERROR,
+  SCAN_BASE,
+  SCAN_META,
+  SCAN_STRIDE,
 } from "./sandbox_protocol.ts";
 
 // Captured before the policy can touch anything.
@@ -296,18 +300,30 @@ function filterCall(): void {
   new Uint8Array(data, 0, keepLen).set(keep);
 }
 
-function scanCall(): void {
-  const nw = ctrl[C_LEN], na = ctrl[C_LEN2];
-  const written = new Uint32Array(data, 0, nw).slice();
-  const accessed = new Uint32Array(data, nw * 4, na).slice();
-  const h = history!;
-  h.intervals += num[N_C]; // scans the host dropped (older than the history holds)
-  if (num[N_E] !== 0) h.record(written, accessed);
-  if (num[N_D] !== 0 && typeof instance!.onScan === "function") {
-    (instance!.onScan as (s: unknown) => void).call(
-      instance,
-      Object.freeze({ index: num[N_A], nowNs: num[N_B], written, accessed }),
-    );
+/** Takes in the scans packed into this call, in order: history first, then onScan. */
+function takeScans(): void {
+  const k = ctrl[C_SCANS];
+  let at = SCAN_BASE >>> 2;
+  for (let i = 0; i < k; i++) {
+    const m = SCAN_META + i * SCAN_STRIDE;
+    const nw = num[m], na = num[m + 1], flags = num[m + 5];
+    const written = new Uint32Array(data, at * 4, nw).slice();
+    const accessed = new Uint32Array(data, (at + nw) * 4, na).slice();
+    at += nw + na;
+    const h = history!;
+    h.intervals += num[m + 4]; // scans the host dropped (older than the history holds)
+    if ((flags & 1) !== 0) h.record(written, accessed);
+    if ((flags & 2) !== 0 && typeof instance!.onScan === "function") {
+      const index = num[m + 2];
+      try {
+        (instance!.onScan as (s: unknown) => void).call(
+          instance,
+          Object.freeze({ index, nowNs: num[m + 3], written, accessed }),
+        );
+      } catch (e) {
+        throw new Error(`onScan() of scan ${index}: ${describe(e)}`);
+      }
+    }
   }
 }
 
@@ -333,10 +349,11 @@ function serve(): void {
     if (stray !== null) throw new Error(stray);
     if (instance === null) throw new Error("no instance (create() was not called)");
     exitCalled = null;
+    takeScans();
     if (op === OP_ORDER) orderCall();
     else if (op === OP_FILTER) filterCall();
-    else if (op === OP_SCAN) scanCall();
     else if (op === OP_ROUND_END) roundEndCall();
+    else if (op !== OP_SCANS) throw new Error(`unknown call ${op}`);
     if (exitCalled !== null) throw new PolicyExit(`called Deno.exit(${exitCalled})`);
     reply(R_DONE);
   } catch (e) {
