@@ -74,6 +74,13 @@ Deno.test("sandbox: Deno.exit in a hook ends the run with an error naming the po
   );
 });
 
+Deno.test("sandbox: process.exit in a hook fails with an error naming the policy", async () => {
+  await fails(
+    hostile("node-exit"),
+    /^policy 'node-exit' .*order\(\) in round 1 threw: TypeError: Cannot assign to read only property .*realm is locked/,
+  );
+});
+
 Deno.test("sandbox: an endless order() ends in a timeout naming the policy, hook and round", async () => {
   const t0 = performance.now();
   await fails(

@@ -76,12 +76,21 @@ let frames = new Uint32Array(1024);
 let lastSeq = 0;
 
 function describe(e: unknown): string {
+  let text: string;
   try {
-    if (e instanceof Error) return `${e.name === "Error" ? "" : e.name + ": "}${e.message}`;
-    return String(e);
+    text = e instanceof Error
+      ? `${e.name === "Error" ? "" : e.name + ": "}${e.message}`
+      : String(e);
   } catch {
     return "a value that cannot be printed";
   }
+  // One line, of a readable length: nested errors can carry stacks and source text.
+  text = text.split("\n")[0].replace(/^(\w*Error: )+/, (m) => m.slice(0, m.indexOf(":") + 2));
+  if (/read only property|object is not extensible/.test(text)) {
+    text += " (a policy's realm is locked: its built-ins cannot be changed, so Node's " +
+      "built-in modules, which patch them as they load, are not available)";
+  }
+  return text.length > 400 ? text.slice(0, 400) + "…" : text;
 }
 
 class PolicyExit extends Error {}
