@@ -94,22 +94,29 @@ export {
   type LoadedPolicy,
   orderByKey,
   type Params,
+  type ParamSpec,
   type ParamValue,
   type Policy,
   type PolicyDefinition,
   type PolicyEnv,
   type PolicyMeta,
+  type PolicySandbox,
   type RoundStats,
   type RoundView,
   type ScanView,
 } from "./harness/policy/contract.ts";
 export {
+  type BrokenPolicy,
   checkPolicyModule,
+  type LoadOptions,
   loadPolicies,
   loadPolicy,
   POLICIES_DIR,
+  type PolicyScan,
   resolveParams,
+  scanPolicies,
 } from "./harness/policy/loader.ts";
+export { DEFAULT_POLICY_TIMEOUT_MS } from "./harness/policy/sandbox.ts";
 export {
   formatReport,
   formatTable,

@@ -26,6 +26,7 @@ export {
   type FutureView,
   orderByKey,
   type Params,
+  type ParamSpec,
   type ParamValue,
   type Policy,
   type PolicyDefinition,

@@ -59,7 +59,7 @@ function split(value: string, what: string, form: string): [number, string] {
 export function parseSize(value: string, what: string): number {
   const form = "a size such as 4096, 512MiB, 4GiB or 64KB";
   const [n, unit] = split(value, what, form);
-  const mul = SIZE_UNITS[unit];
+  const mul = Object.hasOwn(SIZE_UNITS, unit) ? SIZE_UNITS[unit] : undefined;
   if (mul === undefined) fail(what, value, form);
   const bytes = n * mul;
   if (!Number.isSafeInteger(bytes)) fail(what, value, `${form} (a whole number of bytes)`);
@@ -124,7 +124,7 @@ export function parseBandwidth(value: string, what: string): number {
 export function parseDuration(value: string, what: string, round = true): number {
   const form = "a duration such as 300ms, 1s, 20us or 500ns";
   const [n, unit] = split(value, what, form);
-  const mul = TIME_UNITS[unit];
+  const mul = Object.hasOwn(TIME_UNITS, unit) ? TIME_UNITS[unit] : undefined;
   if (mul === undefined) fail(what, value, form);
   const ns = round ? Math.round(n * mul) : n * mul;
   if (!round && Number.isFinite(ns)) return ns;
@@ -150,7 +150,7 @@ export function parseDuration(value: string, what: string, round = true): number
 export function parseCount(value: string, what: string): number {
   const form = "a number such as 200, 1.5k, 2M";
   const [n, unit] = split(value, what, form);
-  const mul = COUNT_UNITS[unit];
+  const mul = Object.hasOwn(COUNT_UNITS, unit) ? COUNT_UNITS[unit] : undefined;
   if (mul === undefined) fail(what, value, form);
   return n * mul;
 }

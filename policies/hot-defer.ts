@@ -14,6 +14,10 @@ export default definePolicy({
     name: "hot-defer",
     description: "Withholds frames written in ≥ minWrites of the last window intervals.",
     defaults: { window: 8, minWrites: 4 },
+    params: {
+      window: { type: "integer", min: 1, max: 32 },
+      minWrites: { type: "integer", min: 1, max: 32 },
+    },
   },
   create(params, env) {
     return {

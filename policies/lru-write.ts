@@ -13,6 +13,7 @@ export default definePolicy({
     name: "lru-write",
     description: "Least recently written frames first (last write seen by the profiler).",
     defaults: {},
+    params: {},
   },
   create(_params, env) {
     const lastWrite = new Float64Array(env.frames); // interval index; 0 = never

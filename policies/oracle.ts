@@ -26,6 +26,7 @@ export default definePolicy({
     name: "oracle",
     description: "Future-informed: each frame in the earliest slot after its last write.",
     defaults: {},
+    params: {},
     oracle: true,
     bound: {
       quantity: "stopCopyPages",

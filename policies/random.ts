@@ -12,6 +12,7 @@ export default definePolicy({
     name: "random",
     description: "A seeded random permutation of the offered frames.",
     defaults: {},
+    params: {},
   },
   create(_params, env) {
     const rng = createRng(env.seed ^ 0x5eed);

@@ -15,6 +15,7 @@ export default definePolicy({
     name: "rate-oracle",
     description: "Future-informed: lowest realised mean write rate (whole workload) first.",
     defaults: {},
+    params: {},
     oracle: true,
   },
   create(_params, env) {

@@ -14,6 +14,7 @@ export default definePolicy({
     name: "sequential",
     description: "QEMU's address order, resuming after the last frame sent.",
     defaults: {},
+    params: {},
   },
   create() {
     let cursor = -1; // last frame sent

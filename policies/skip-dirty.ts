@@ -12,6 +12,7 @@ export default definePolicy({
     name: "skip-dirty",
     description: "Address order; frames re-dirtied during this round are left for the next.",
     defaults: {},
+    params: {},
   },
   create() {
     return {

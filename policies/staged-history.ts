@@ -34,6 +34,12 @@ export default definePolicy({
     name: "staged-history",
     description: "The paper's: stages from write history, cold stages first; tail=keep|first|age.",
     defaults: { stages: 4, window: 8, rule: "count", tail: "first" },
+    params: {
+      stages: { type: "integer", min: 1, max: 255 },
+      window: { type: "integer", min: 1, max: 32 },
+      rule: { type: "choice", choices: ["count", "recency"] },
+      tail: { type: "choice", choices: ["keep", "first", "age"] },
+    },
   },
   create(params, env) {
     const stages = Math.max(1, Math.floor(params.stages));

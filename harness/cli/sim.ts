@@ -17,9 +17,11 @@ import { DEFAULT_MAX_EVENTS, simulate } from "../engine/engine.ts";
 import { checkMaxEvents } from "../engine/budget.ts";
 import { PrecopyError } from "../errors.ts";
 import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
-import { loadPolicies, loadPolicy } from "../policy/loader.ts";
+import { loadPolicy, scanPolicies } from "../policy/loader.ts";
+import type { LoadedPolicy } from "../policy/contract.ts";
 import { formatReport } from "../report/report.ts";
-import { formatDuration, parseCount } from "../units.ts";
+import { formatDuration, parseCount, parseDuration } from "../units.ts";
+import { DEFAULT_POLICY_TIMEOUT_MS } from "../policy/sandbox.ts";
 import { describeGenerators } from "../workloads/workload.ts";
 import { parseWorkload } from "../workloads/spec.ts";
 
@@ -61,6 +63,13 @@ const RUN_FLAGS: readonly RunFlag[] = [
     help: "a policy parameter (repeatable)",
     default: "the policy's defaults",
     multiple: true,
+  },
+  {
+    name: "policy-timeout",
+    type: "string",
+    arg: "T",
+    help: "time budget of each call into the (sandboxed) policy; past it the run ends",
+    default: formatDuration(DEFAULT_POLICY_TIMEOUT_MS * 1e6),
   },
   {
     name: "workload",
@@ -148,7 +157,8 @@ Examples:
 
 /** Parsed `--param k=v` flags. */
 function parseParamFlags(list: string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a key such as __proto__ or constructor is just an unknown parameter.
+  const out: Record<string, string> = Object.create(null);
   for (const kv of list ?? []) {
     const eq = kv.indexOf("=");
     if (eq <= 0) throw new PrecopyError("config", `--param: '${kv}' is not k=v`);
@@ -187,6 +197,7 @@ function policyLabel(
  * ```
  */
 export async function runSim(args: string[], io: CliIo = stdio): Promise<number> {
+  let policy: LoadedPolicy | undefined;
   try {
     const { values: v, positionals } = parseArgs({
       args,
@@ -201,7 +212,7 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
       return 0;
     }
     if (v.list) {
-      const all = await loadPolicies();
+      const { policies: all, broken } = await scanPolicies();
       io.out("policies:\n");
       for (const p of all) {
         const m = p.definition.meta;
@@ -210,6 +221,8 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
           `  ${m.name.padEnd(15)} ${policyLabel(m)}${m.description}${d ? ` (${d})` : ""}\n`,
         );
       }
+      for (const b of broken) io.out(`  ${"[broken]".padEnd(15)} ${b.reason}\n`);
+      for (const p of all) p.sandbox?.close();
       io.out("generators:\n");
       for (const [n, d, p] of describeGenerators()) {
         io.out(`  ${n.padEnd(15)} ${d}${p ? ` (${p})` : ""}\n`);
@@ -217,7 +230,12 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
       return 0;
     }
     const config = configFromFlags(v);
-    const policy = await loadPolicy((v.policy as string | undefined) ?? DEFAULT_POLICY);
+    const timeout = v["policy-timeout"] as string | undefined;
+    policy = await loadPolicy((v.policy as string | undefined) ?? DEFAULT_POLICY, {
+      timeoutMs: timeout === undefined
+        ? undefined
+        : parseDuration(timeout, "--policy-timeout") / 1e6,
+    });
     const workload = parseWorkload((v.workload as string | undefined) ?? DEFAULT_WORKLOAD);
     const maxEvents = v["max-events"] === undefined
       ? DEFAULT_MAX_EVENTS
@@ -252,6 +270,8 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
     return 0;
   } catch (e) {
     return reportError(e, io);
+  } finally {
+    policy?.sandbox?.close(); // its worker would outlive a library caller's run
   }
 }
 

@@ -32,7 +32,7 @@ import {
   type Policy,
   type RoundView,
 } from "../policy/contract.ts";
-import { policyError } from "../policy/loader.ts";
+import { policyError, resolveParams } from "../policy/loader.ts";
 import {
   createTracker,
   type DirtyTracker,
@@ -55,7 +55,7 @@ import {
   overBudget,
 } from "./budget.ts";
 import { ClearPlan } from "./clearing.ts";
-import { policyEnv, typedParams } from "./policy_env.ts";
+import { policyEnv } from "./policy_env.ts";
 import { assembleReport, type RoundRow, type RunReport } from "./run_report.ts";
 import {
   decideSwitchover,
@@ -296,7 +296,8 @@ class Migration {
     this.nextScanNs = cfg.profileIntervalNs;
 
     const pol = input.policy;
-    this.params = typedParams(pol, input.params ?? {});
+    // texts (`--param`) and typed values (library, study grids), held to the schema
+    this.params = resolveParams(pol, input.params ?? {});
     const { env, future } = policyEnv(
       pol.definition.meta.oracle === true,
       w,
@@ -309,7 +310,10 @@ class Migration {
     if (!this.policy || typeof this.policy.order !== "function") {
       throw policyError(pol, "create() must return an object with an order(round) method");
     }
-    this.roundDirty = typeof this.policy.filter === "function" ? new Uint8Array(pages) : null;
+    // Shared memory: a sandboxed policy's filter reads it from its worker without a copy.
+    this.roundDirty = typeof this.policy.filter === "function"
+      ? new Uint8Array(new SharedArrayBuffer(pages))
+      : null;
     this.batching = !input.exact && this.tracker.perFrame === true && !this.clear.byChunk;
     if (input.onProgress) this.nextProgressMs = performance.now() + 1000;
   }

@@ -1,53 +1,16 @@
 /**
- * What the engine hands a policy before its first round: its parameters, typed, and its
- * environment — with, for oracles, views of the workload's future mapped onto simulated
- * time.
+ * What the engine hands a policy before its first round: its environment — with, for
+ * oracles, views of the workload's future mapped onto simulated time. (Its parameters are
+ * resolved against the policy's schema by `resolveParams` in `../policy/loader.ts`.)
  *
  * @module
  */
 
 import type { MigrationConfig } from "../config.ts";
 import type { UpdateHistory } from "../history.ts";
-import type { LoadedPolicy, Params, ParamValue, PolicyEnv } from "../policy/contract.ts";
-import { policyError, resolveParams } from "../policy/loader.ts";
+import type { PolicyEnv } from "../policy/contract.ts";
 import { createFuture, writeRates } from "../workloads/future.ts";
 import type { Workload } from "../workloads/workload.ts";
-
-/**
- * Resolves parameter overrides given as texts (`"16"`, from the command line) or as typed
- * values (from library callers) against a policy's defaults.
- *
- * @param policy the policy
- * @param given the overrides
- * @returns every parameter, defaults filled in
- * @throws {PrecopyError} for an unknown parameter, a bad text or a value of the wrong type
- *
- * @example Usage
- * ```ts
- * import { typedParams } from "./policy_env.ts";
- * import { loadPolicy } from "../policy/loader.ts";
- * import assert from "node:assert/strict";
- * const p = await loadPolicy("staged-history");
- * assert.equal(typedParams(p, { stages: "2" }).stages, 2);
- * assert.equal(typedParams(p, { stages: 3 }).stages, 3);
- * ```
- */
-export function typedParams(
-  policy: LoadedPolicy,
-  given: Record<string, string | ParamValue>,
-): Params {
-  const defaults = policy.definition.meta.defaults;
-  const texts: Record<string, string> = {};
-  const typed: Params = {};
-  for (const [k, v] of Object.entries(given)) {
-    if (typeof v === "string" && typeof defaults[k] !== "string") texts[k] = v;
-    else if (k in defaults && typeof v !== typeof defaults[k]) {
-      throw policyError(policy, `parameter '${k}' must be a ${typeof defaults[k]}`);
-    } else if (k in defaults) typed[k] = v;
-    else texts[k] = String(v);
-  }
-  return { ...resolveParams(policy, texts), ...typed };
-}
 
 /** A policy's environment, and what must be closed with the run. */
 export interface PolicySetup {

@@ -12,11 +12,14 @@ import { UpdateHistory } from "../history.ts";
 import {
   type BatchView,
   type LoadedPolicy,
+  type Params,
+  type ParamSpec,
+  type ParamValue,
   type Policy,
   type PolicyEnv,
   type RoundView,
 } from "./contract.ts";
-import { resolveParams } from "./loader.ts";
+import { type LoadOptions, paramSpecs, resolveParams, scanPolicies } from "./loader.ts";
 import { createRng, type Rng } from "../rng.ts";
 import { DEFAULT_TRACKER, TRACKER_KINDS } from "../trackers/tracker.ts";
 import { parseWorkload } from "../workloads/spec.ts";
@@ -83,9 +86,14 @@ function checkOrder(policy: LoadedPolicy, view: RoundView, res: ArrayLike<number
 }
 
 /** Drives one instance through random rounds; returns everything it decided. */
-function drive(policy: LoadedPolicy, seed: number, rounds: number): number[][] {
+function drive(
+  policy: LoadedPolicy,
+  seed: number,
+  rounds: number,
+  given: Params = {},
+): number[][] {
   const env = makeEnv(seed, policy);
-  const params = resolveParams(policy, {});
+  const params = resolveParams(policy, given);
   const inst: Policy = policy.definition.create(params, env);
   const rng = createRng(seed);
   const decisions: number[][] = [];
@@ -156,6 +164,14 @@ function checkReport(policy: LoadedPolicy, r: RunReport, what: string): void {
   if (r.downtimeNs <= 0 && r.stopCopyPages > 0) bad("pages sent while paused but no downtime");
 }
 
+/** Values to try for a parameter: its bounds, a value between, every choice. */
+function schemaValues(spec: ParamSpec): ParamValue[] {
+  if (spec.type === "boolean") return [false, true];
+  if (spec.type === "choice") return [...spec.choices];
+  const mid = (spec.min + spec.max) / 2;
+  return [...new Set([spec.min, spec.type === "integer" ? Math.floor(mid) : mid, spec.max])];
+}
+
 /**
  * The checks for one policy.
  *
@@ -188,7 +204,37 @@ export function conformanceChecks(policy: LoadedPolicy): ConformanceCheck[] {
       run() {
         const m = policy.definition.meta;
         if (!m.name || !m.description) fail(policy, "meta.name and meta.description are required");
+        for (const k of Object.keys(m.defaults)) {
+          if (!m.params || !Object.hasOwn(m.params, k)) {
+            fail(policy, `meta.params.${k} is missing: declare its type and range or choices`);
+          }
+        }
         resolveParams(policy, {});
+      },
+    },
+    {
+      name: "runs on values drawn from its parameter schema, bounds included",
+      run() {
+        for (const [k, spec] of paramSpecs(policy)) {
+          for (const v of schemaValues(spec)) {
+            const given = { [k]: v };
+            try {
+              drive(policy, 5, 6, given);
+              checkReport(
+                policy,
+                simulate({
+                  workload: parseWorkload("hotcold:rate=4k,hot=10%,zero=20%"),
+                  policy,
+                  params: given,
+                  config: { pages: 1024, bandwidth: 16e6, startNs: 500e6, profileIntervalNs: 50e6 },
+                }),
+                `${k}=${v}`,
+              );
+            } catch (e) {
+              fail(policy, `with ${k}=${v}: ${(e as Error).message}`);
+            }
+          }
+        }
       },
     },
     {
@@ -226,4 +272,39 @@ export function conformanceChecks(policy: LoadedPolicy): ConformanceCheck[] {
       },
     })),
   ];
+}
+
+/**
+ * Registers one `Deno.test` per policy file in a folder, each running
+ * {@link conformanceChecks} as steps; a file that does not load is one failing test named
+ * after the file, and the others run as usual. Each policy's worker is closed after its
+ * test.
+ *
+ * @param dir the folder of policy files
+ * @param options how the files are loaded (sandboxed by default)
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { registerConformanceTests } from "./conformance.ts";
+ * await registerConformanceTests(new URL("./my-policies/", import.meta.url));
+ * ```
+ */
+export async function registerConformanceTests(dir: URL, options: LoadOptions = {}): Promise<void> {
+  const { policies, broken } = await scanPolicies(dir, options);
+  for (const b of broken) {
+    Deno.test(`policy conformance: ${b.file}`, () => {
+      throw new Error(b.reason);
+    });
+  }
+  for (const policy of policies) {
+    Deno.test(`policy conformance: ${policy.definition.meta.name} (${policy.file})`, async (t) => {
+      try {
+        for (const check of conformanceChecks(policy)) {
+          await t.step(check.name, () => check.run());
+        }
+      } finally {
+        policy.sandbox?.close();
+      }
+    });
+  }
 }

@@ -57,3 +57,42 @@ Deno.test("conformanceChecks() names the policy and file in every failure", () =
   assert.ok(f.length > 0);
   for (const m of f) assert.match(m, /^policy 'broken' \(broken\.ts\): /);
 });
+
+Deno.test("registerConformanceTests(): a broken file is one failing test named after it; the rest pass", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const api = JSON.stringify(new URL("../../policy.ts", import.meta.url).href);
+    Deno.writeTextFileSync(
+      `${dir}/reverse.ts`,
+      `import { definePolicy } from ${api};\nexport default definePolicy({ meta: { name: "reverse", description: "High first.", defaults: {} }, create: () => ({ order: (r) => r.offered.slice().reverse() }) });\n`,
+    );
+    Deno.writeTextFileSync(`${dir}/broken.ts`, "export default {{ meta:\n");
+    Deno.writeTextFileSync(
+      `${dir}/conformance_test.ts`,
+      `import { registerConformanceTests } from ${
+        JSON.stringify(new URL("./conformance.ts", import.meta.url).href)
+      };\nawait registerConformanceTests(new URL("./", import.meta.url));\n`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "test",
+        "--no-prompt",
+        "--no-check",
+        "--no-config",
+        "--unstable-worker-options",
+        "--allow-read",
+        `${dir}/conformance_test.ts`,
+      ],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, text);
+    assert.match(text, /policy conformance: reverse \(.*reverse\.ts\) \.\.\. ok/);
+    assert.match(text, /policy conformance: .*broken\.ts \.\.\. FAILED/);
+    assert.match(text, /FAILED \| 1 passed .*\| 1 failed/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

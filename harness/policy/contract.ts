@@ -13,6 +13,38 @@ export type ParamValue = number | string | boolean;
 /** A policy's parameters, typed by its defaults. */
 export type Params = Record<string, ParamValue>;
 
+/**
+ * How one parameter is checked: its type and its range or choices. `--param`, study grids
+ * and library callers are held to it; NaN and ±Infinity are never a value.
+ */
+export type ParamSpec =
+  | {
+    /** A whole number in [min, max]. */
+    readonly type: "integer";
+    /** Smallest accepted value. */
+    readonly min: number;
+    /** Largest accepted value. */
+    readonly max: number;
+  }
+  | {
+    /** A finite real number in [min, max]. */
+    readonly type: "number";
+    /** Smallest accepted value. */
+    readonly min: number;
+    /** Largest accepted value. */
+    readonly max: number;
+  }
+  | {
+    /** `true` or `false`. */
+    readonly type: "boolean";
+  }
+  | {
+    /** One of a list of words. */
+    readonly type: "choice";
+    /** The accepted words. */
+    readonly choices: readonly string[];
+  };
+
 /** What a policy says about itself. */
 export interface PolicyMeta<P extends Params = Params> {
   /** Short kebab-case name; `--policy NAME` finds the policy by it. */
@@ -21,6 +53,12 @@ export interface PolicyMeta<P extends Params = Params> {
   description: string;
   /** Every parameter with its default; `--param k=v` overrides and is typed by it. */
   defaults: P;
+  /**
+   * Each parameter's type and range or choices (e.g. `stages: { type: "integer", min: 1,
+   * max: 255 }`). Required by the conformance suite; without it a parameter is checked
+   * against its default's type only (any finite number, any word).
+   */
+  params?: { readonly [K in keyof P]: ParamSpec };
   /**
    * `true` if the policy reads the future (`env.future`, `env.rates`): a capability the
    * engine wires, not a claim. Such a policy is reported as a bound only where its
@@ -102,7 +140,8 @@ export interface RoundView {
   readonly nowNs: number;
   /**
    * Frames the policy may send, ascending. Read-only; returning it unchanged from
-   * {@link Policy.order} sends all of them in address order without a copy.
+   * {@link Policy.order} sends all of them in address order without a copy. Valid during
+   * the call: keep a copy (`slice()`), not the array, to use it in a later round.
    */
   readonly offered: Uint32Array;
   /**
@@ -193,6 +232,19 @@ export interface LoadedPolicy {
   readonly definition: PolicyDefinition;
   /** Where it was loaded from (a path relative to the working directory when possible). */
   readonly file: string;
+  /**
+   * Set when the policy runs in a sandbox worker (the loader's default): its time budget
+   * per call, and `close()` to end the worker.
+   */
+  readonly sandbox?: PolicySandbox;
+}
+
+/** The worker a sandboxed policy runs in. */
+export interface PolicySandbox {
+  /** Time budget of each call, in ms; may be changed between runs. */
+  timeoutMs: number;
+  /** Ends the worker; a later `create()` starts a new one. */
+  close(): void;
 }
 
 /**

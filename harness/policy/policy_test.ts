@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { PrecopyError } from "../errors.ts";
 import { orderByKey } from "./contract.ts";
-import { loadPolicies, loadPolicy, resolveParams } from "./loader.ts";
+import { checkPolicyModule, loadPolicies, loadPolicy, resolveParams } from "./loader.ts";
 
 Deno.test("loadPolicies() finds every policy file, skipping tests and _files", async () => {
   const names = (await loadPolicies()).map((p) => p.definition.meta.name);
@@ -94,4 +94,69 @@ Deno.test("orderByKey() sorts by key then frame, for integer and real keys", () 
   const frames = Uint32Array.of(0, 1, 2, 3, 4);
   assert.deepEqual([...orderByKey(frames, [3, 1, 3, 0, 1])], [3, 1, 4, 0, 2]);
   assert.deepEqual([...orderByKey(frames, [0.5, -1, 0.5, 2e9, -1])], [1, 4, 0, 2, 3]);
+});
+
+Deno.test("resolveParams() holds values to the schema: ranges, choices, whole numbers, finite", async () => {
+  const p = await loadPolicy("staged-history");
+  p.sandbox?.close();
+  const bad: [Record<string, string | number>, RegExp][] = [
+    [{ stages: "0" }, /--param stages: 0 is out of range 1–255/],
+    [{ stages: "256" }, /--param stages: 256 is out of range 1–255/],
+    [{ stages: "2.5" }, /--param stages: 2\.5 is not a whole number/],
+    [{ stages: "1e400" }, /--param stages: '1e400' is not a number/],
+    [{ stages: NaN }, /--param stages: NaN is not a finite number/],
+    [{ window: Infinity }, /--param window: Infinity is not a finite number/],
+    [{ rule: "fifo" }, /--param rule: "fifo" is not one of count, recency/],
+  ];
+  for (const [given, re] of bad) {
+    assert.throws(() => resolveParams(p, given), (e: unknown) => {
+      assert.ok(e instanceof PrecopyError);
+      assert.match(e.message, /^policy 'staged-history' \(policies\/staged-history\.ts\): /);
+      assert.match(e.message, re);
+      return true;
+    });
+  }
+  assert.deepEqual(resolveParams(p, { stages: 255, window: "1" }), {
+    stages: 255,
+    window: 1,
+    rule: "count",
+    tail: "first",
+  });
+});
+
+Deno.test("resolveParams() and the units are safe against words such as constructor and __proto__", async () => {
+  const p = await loadPolicy("staged-history");
+  p.sandbox?.close();
+  const flags: Record<string, string> = Object.create(null);
+  for (const k of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    flags[k] = "1";
+    assert.throws(() => resolveParams(p, flags), new RegExp(`unknown parameter '${k}'`));
+    delete flags[k];
+  }
+  for (const v of ["1constructor", "2toString", "3__proto__"]) {
+    assert.throws(() => resolveParams(p, { stages: v }), /is not a number/);
+  }
+});
+
+Deno.test("checkPolicyModule() rejects a schema that does not fit the defaults", () => {
+  const mod = (meta: Record<string, unknown>) => ({
+    default: { meta: { name: "x", description: "d", ...meta }, create() {} },
+  });
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ defaults: { a: NaN } }, /meta\.defaults\.a must be a finite number/],
+    [{ defaults: { a: 1 }, params: {} }, /meta\.params\.a is missing/],
+    [{ defaults: {}, params: { a: { type: "boolean" } } }, /meta\.params\.a has no default/],
+    [
+      { defaults: { a: 300 }, params: { a: { type: "integer", min: 1, max: 255 } } },
+      /meta\.params\.a: the default 300 is out of range 1–255/,
+    ],
+    [
+      { defaults: { a: "x" }, params: { a: { type: "choice", choices: ["y"] } } },
+      /meta\.params\.a: the default "x" is not one of y/,
+    ],
+    [{ defaults: { a: 1 }, params: { a: { type: "int" } } }, /type must be one of/],
+  ];
+  for (const [meta, re] of cases) {
+    assert.throws(() => checkPolicyModule(mod(meta), "x.ts"), re);
+  }
 });
