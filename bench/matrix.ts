@@ -41,8 +41,11 @@ usage: deno task bench [options]
   -h, --help          this text
 
 Runs fixtures/studies/bench.json (see docs/studies.md): per regime, each policy against
-sequential with 95 % intervals and paired tests, Pareto marks, the paper's claims as
-measured, then the profiling-overhead comparison of every tracker. The files in --out:
+sequential (absolute and %) with 95 % intervals and paired tests, Pareto marks among
+contenders, each cell's stop-copy floor (a proven lower bound) checked against every run,
+the paper's claims as measured, then the profiling-overhead comparison of every tracker.
+Both regimes add device state and pause/resume (DOWNTIME_FLOORS: 512 KiB, 10 ms).
+The files in --out:
 runs.jsonl, runs.csv, summary.json, report.html, tables.txt.
 `;
 
