@@ -568,36 +568,26 @@ function aggText(a: Aggregate, m: string): string {
   return `${abs}(${pct(r.ratio)}${ci})${sig ? "*" : ""}${counts}`;
 }
 
-/** One line on the floors and the checks of every bound; the violations, loudly. */
-function boundsLines(s: Summary, max: number): string[] {
+/** The violations of bounds, loudly (one line each, up to `max`), and a status phrase. */
+function boundsLines(s: Summary, max: number): { errors: string[]; status: string } {
   const b = s.bounds;
-  const out: string[] = [];
+  const errors: string[] = [];
   if (b.violations.length) {
-    out.push(
+    errors.push(
       `ERROR: ${b.violations.length} run(s) beat a bound — a bug in the engine, a policy or a proof (summary.json "bounds.violations"):`,
       ...b.violations.slice(0, max).map((v) => `ERROR:   ${v.message}`),
     );
-    if (b.violations.length > max) out.push(`ERROR:   … ${b.violations.length - max} more`);
+    if (b.violations.length > max) errors.push(`ERROR:   … ${b.violations.length - max} more`);
   }
   const withFloor = b.floors.filter((f) => f.stopCopyPages);
-  const above = withFloor.filter((f) => f.stopCopyPages!.mean > 0);
-  const perGroup = new Map<string, number>();
-  for (const f of above) {
-    const g = groupOf(f.setting);
-    perGroup.set(g, (perGroup.get(g) ?? 0) + 1);
-  }
-  const groups = perGroup.size > 1 || (perGroup.size === 1 && !perGroup.has("all"))
-    ? ` (${[...perGroup].map(([g, n]) => `${g} ${n}`).join(", ")})`
-    : "";
+  const above = withFloor.filter((f) => f.stopCopyPages!.mean > 0).length;
   const missing = b.floors.length - withFloor.length;
-  out.push(
-    `stop-copy floor [bound]: above 0 in ${above.length} of ${b.floors.length} cells${groups}${
-      missing ? `, not computed in ${missing}` : ""
-    }; ${b.floorRuns.toLocaleString("en-US")} runs${
-      b.boundPairs ? ` and ${b.boundPairs.toLocaleString("en-US")} bound/contender pairs` : ""
-    } checked: ${b.violations.length ? `${b.violations.length} VIOLATIONS` : "none beats a bound"}`,
-  );
-  return out;
+  const status = `stop-copy floor [bound] above 0 in ${above} of ${b.floors.length} cells${
+    missing ? ` (not computed in ${missing})` : ""
+  }; ${b.floorRuns.toLocaleString("en-US")} runs${
+    b.boundPairs ? ` and ${b.boundPairs.toLocaleString("en-US")} bound pairs` : ""
+  } checked, ${b.violations.length ? `${b.violations.length} BEAT A BOUND` : "none below a bound"}`;
+  return { errors, status };
 }
 
 /**
@@ -625,10 +615,13 @@ export function formatScreen(s: Summary): string {
     `study '${s.study.name}' (${s.study.hash}): ${spec.policies.length} policies × ${spec.workloads.length} workloads × ${settingsCount} settings × ${spec.seeds.length} replicates; ${s.runs.done}/${s.runs.total} runs${
       s.runs.failed ? `, ${s.runs.failed} FAILED` : ""
     }`,
-    `Δ vs ${s.baseline}: mean over cells of the paired difference (geometric mean of policy/baseline − 1 [95% CI], * if it excludes 0);`,
-    `k↓ k↑: cells significantly better / worse (paired Wilcoxon, p < ${spec.alpha}); ◆ Pareto on downtime and pages among contenders`,
   );
-  out.push(...boundsLines(s, 5));
+  const bounds = boundsLines(s, 5);
+  out.push(
+    ...bounds.errors,
+    `Δ vs ${s.baseline}: mean paired difference over cells (geometric mean of policy/baseline − 1 [95% CI], * if it excludes 0); ◆ Pareto among contenders`,
+    `k↓ k↑: cells significantly better / worse (Wilcoxon, p < ${spec.alpha}); ${bounds.status}`,
+  );
   if (spec.seeds.length < 6) {
     out.push(
       `note: with ${spec.seeds.length} replicates no Wilcoxon test can reach p < 0.05 (6 or more are needed)`,
