@@ -243,7 +243,7 @@ function defaultJobs(): number {
  * @param failed indices of failed runs, with messages
  * @param dir the output folder
  * @param complete whether the summary and report are due (not a shard, not interrupted)
- * @returns the summary's screen and tables text, when complete
+ * @returns the summary's screen and tables text and the bound violations, when complete
  *
  * @example Usage
  * ```ts ignore
@@ -256,7 +256,7 @@ export async function writeOutputs(
   failed: { index: number; message: string }[],
   dir: string,
   complete: boolean,
-): Promise<{ screen: string; tables: string } | null> {
+): Promise<{ screen: string; tables: string; violations: string[] } | null> {
   const indices = [...lines.keys()].sort((a, b) => a - b);
   const sorted = indices.map((i) => lines.get(i)!);
   writeAtomic(`${dir}/runs.jsonl`, sorted.length ? sorted.join("\n") + "\n" : "");
@@ -279,7 +279,11 @@ export async function writeOutputs(
   const tables = formatTables(summary);
   writeAtomic(`${dir}/tables.txt`, tables);
   writeAtomic(`${dir}/report.html`, await renderReport(summary));
-  return { screen: formatScreen(summary), tables };
+  return {
+    screen: formatScreen(summary),
+    tables,
+    violations: summary.bounds.violations.map((v) => v.message),
+  };
 }
 
 /** Options of {@link runStudy} beyond the command line (the bench's shortcuts). */
@@ -541,6 +545,7 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
   }
   for (const l of failures.lines(plan)) io.err(`failed: ${l}\n`);
   for (const l of plan.loadFailures) io.err(`failed: ${l}\n`);
+  if (out?.violations.length) reportViolations(out.violations, io);
   if (!o.quiet) {
     io.err(
       `${lines.size} runs in ${formatDuration(seconds * 1e9)} on ${o.jobs} job(s); ${
@@ -552,7 +557,17 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
       }\n`,
     );
   }
+  if (out?.violations.length) return 1;
   return failures.list.length || plan.loadFailures.length ? 2 : 0;
+}
+
+/** A run that beats a bound is a bug: said on stderr too, and the exit status is 1. */
+function reportViolations(list: string[], io: CliIo): void {
+  io.err(
+    `error: ${list.length} run(s) beat a bound (a bug in the engine, a policy or a proof); first: ${
+      list[0]
+    }; all in summary.json "bounds.violations"\n`,
+  );
 }
 
 interface StudyFile {
@@ -634,6 +649,10 @@ async function runMerge(args: string[], io: CliIo): Promise<number> {
   if (v.tables) io.out("\n" + out!.tables);
   if (!v.quiet) {
     io.err(`merged ${positionals.length} folder(s), ${lines.size} runs, into ${v.out}\n`);
+  }
+  if (out!.violations.length) {
+    reportViolations(out!.violations, io);
+    return 1;
   }
   return failed.size ? 2 : 0;
 }

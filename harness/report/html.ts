@@ -13,7 +13,13 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { Cell, Summary } from "../study/summary.ts";
-import { formatMetric } from "../study/summary.ts";
+import {
+  combineRoles,
+  formatDelta,
+  formatMetric,
+  ROLE_ORDER,
+  roleLabel,
+} from "../study/summary.ts";
 import { formatDuration } from "../units.ts";
 
 const esc = (s: string) =>
@@ -281,13 +287,19 @@ function pareto(s: Summary): Plot[] {
         policy: a.policy,
         pages: Number(a.metrics.pagesSent.ratio!.ratio.toFixed(5)),
         downtime: Number(a.metrics.downtimeNs.ratio!.ratio.toFixed(5)),
-        kind: a.oracle ? "bound" : a.pareto ? "Pareto" : "dominated",
+        kind: a.role === "bound"
+          ? "bound"
+          : a.role === "future-informed heuristic"
+          ? "future-informed"
+          : a.pareto
+          ? "Pareto"
+          : "dominated",
       })),
   ]);
   return [{
     name: "pareto",
     caption:
-      `downtime against pages sent, geometric mean ratio to ${s.baseline} per regime (lower left is better; bounds are future-informed)`,
+      `downtime against pages sent, geometric mean ratio to ${s.baseline} per regime (lower left is better; only contenders are on the Pareto front — future-informed heuristics and bounds are shown for reference)`,
     spec: {
       data: { values: rows },
       facet: { field: "group", type: "nominal", title: null },
@@ -406,19 +418,28 @@ function aggregatesHtml(s: Summary): string {
       .filter((m) =>
         s.metrics.includes(m)
       );
-    const rows = s.aggregates.filter((a) => a.group === g.name).map((a) => [
-      a.policy + (a.oracle ? " [bound]" : ""),
-      ...cols.map((m) => {
-        const x = a.metrics[m];
-        if (!x?.ratio) return "n/a";
-        const r = x.ratio;
-        const f = (v: number) => `${v >= 1 ? "+" : ""}${((v - 1) * 100).toFixed(1)}%`;
-        return `${f(r.ratio)}${
-          r.ci ? ` [${f(r.ci[0])}, ${f(r.ci[1])}]` : ""
-        } ${x.better}↓ ${x.worse}↑`;
-      }),
-      a.pareto ? "◆" : "",
-    ]);
+    const base = combineRoles(
+      s.cells.filter((c) => c.policy === s.baseline && (c.setting.regime ?? "all") === g.name)
+        .map((c) => c.role),
+    );
+    const rows = [
+      [`${roleLabel(s.baseline, base)} (baseline)`, ...cols.map(() => "0"), ""],
+      ...s.aggregates.filter((a) => a.group === g.name)
+        .sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role])
+        .map((a) => [
+          roleLabel(a.policy, a.role),
+          ...cols.map((m) => {
+            const x = a.metrics[m];
+            if (!x?.ratio) return "n/a";
+            const r = x.ratio;
+            const f = (v: number) => `${v >= 1 ? "+" : ""}${((v - 1) * 100).toFixed(1)}%`;
+            return `${x.diff === null ? "" : `${formatDelta(m, x.diff)} `}(${f(r.ratio)}${
+              r.ci ? ` [${f(r.ci[0])}, ${f(r.ci[1])}]` : ""
+            }) ${x.better}↓ ${x.worse}↑`;
+          }),
+          a.pareto ? "◆" : "",
+        ]),
+    ];
     out.push(
       `<h3>${esc(g.name === "all" ? "All settings" : `Regime ${g.name}`)}</h3><p>${
         esc(g.description)
@@ -459,36 +480,81 @@ function profilingHtml(s: Summary): string {
   );
 }
 
+function boundsHtml(s: Summary): string {
+  const b = s.bounds;
+  const out: string[] = [];
+  if (b.violations.length) {
+    out.push(
+      `<p class="error" data-violations="${b.violations.length}">ERROR: ${b.violations.length} run(s) beat a bound — a bug in the engine, a policy or a proof:</p><ul class="error">${
+        b.violations.map((v) => `<li>${esc(v.message)}</li>`).join("\n")
+      }</ul>`,
+    );
+  }
+  const above = b.floors.filter((f) => (f.stopCopyPages?.mean ?? 0) > 0).length;
+  out.push(
+    `<p>The stop-copy floor of each cell bounds every policy's stop-and-copy pages and downtime from below (its row in the cells below); it is above 0 in ${above} of ${b.floors.length} cells. ${b.floorRuns} runs were checked against it${
+      b.boundPairs
+        ? `, and ${b.boundPairs} pairs of a declared bound's run and a contender's run`
+        : ""
+    }: ${b.violations.length ? `${b.violations.length} violations` : "none beats a bound"}.</p>`,
+  );
+  return out.join("\n");
+}
+
 function cellsHtml(s: Summary): string {
   const ms = s.metrics;
+  const rows: string[][] = [];
+  const keys = [...new Set(s.cells.map((c) => `${c.workload}\t${c.settingLabel}`))];
+  for (const k of keys) {
+    const cells = s.cells.filter((c) => `${c.workload}\t${c.settingLabel}` === k)
+      .sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role]);
+    for (const c of cells) {
+      rows.push([
+        c.workload,
+        c.settingLabel,
+        roleLabel(c.policy, c.role),
+        String(c.n),
+        ...ms.flatMap((m) => {
+          const v = c.vsBaseline?.[m];
+          return [
+            formatMetric(m, c.metrics[m].mean),
+            v
+              ? `${v.n ? formatDelta(m, v.diff.mean) : "n/a"}${
+                v.pct ? ` (${v.pct.mean >= 0 ? "+" : ""}${v.pct.mean.toFixed(1)}%)` : ""
+              }${v.significant ? (v.significant === "better" ? " ↓" : " ↑") : ""}`
+              : "base",
+          ];
+        }),
+      ]);
+    }
+    const f = s.bounds.floors.find((x) => `${x.workload}\t${x.settingLabel}` === k);
+    if (f?.stopCopyPages && f.downtimeNs) {
+      const at: Record<string, number> = {
+        downtimeNs: f.downtimeNs.mean,
+        stopCopyPages: f.stopCopyPages.mean,
+      };
+      rows.push([
+        f.workload,
+        f.settingLabel,
+        `stop-copy floor [bound]: ≥ ${
+          formatMetric("stopCopyPages", f.stopCopyPages.mean)
+        } stop-copy pages`,
+        String(f.stopCopyPages.n),
+        ...ms.flatMap((m) => [at[m] === undefined ? "" : `≥ ${formatMetric(m, at[m])}`, ""]),
+      ]);
+    }
+  }
   return table(
-    ["workload", "setting", "policy", "n", ...ms.flatMap((m) => [title(m), `Δ% ${title(m)}`])],
-    s.cells.map((c) => [
-      c.workload,
-      c.settingLabel,
-      c.policy + (c.oracle ? " [bound]" : ""),
-      String(c.n),
-      ...ms.flatMap((m) => {
-        const v = c.vsBaseline?.[m];
-        return [
-          formatMetric(m, c.metrics[m].mean),
-          v
-            ? (v.pct
-              ? `${v.pct.mean.toFixed(1)}${
-                v.significant ? (v.significant === "better" ? " ↓" : " ↑") : ""
-              }`
-              : "n/a")
-            : "base",
-        ];
-      }),
-    ]),
+    ["workload", "setting", "policy", "n", ...ms.flatMap((m) => [title(m), `Δ ${title(m)}`])],
+    rows,
   );
 }
 
 const STYLE = `body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
 td:first-child,th:first-child{text-align:left}figure.plot{display:inline-block;margin:1em;vertical-align:top}
-figcaption{font-size:13px;max-width:520px}.no-plot{color:#a40;font-style:italic}details{font-size:13px}`;
+figcaption{font-size:13px;max-width:520px}.no-plot{color:#a40;font-style:italic}details{font-size:13px}
+.error{color:#b00;font-weight:bold}`;
 
 /**
  * Builds `report.html` from a summary.
@@ -552,11 +618,13 @@ export async function renderReport(s: Summary): Promise<string> {
 <p>Study ${esc(s.study.hash)}: ${s.runs.done} of ${s.runs.total} runs${
     s.runs.failed ? `, ${s.runs.failed} failed` : ""
   }; ${spec.seeds.length} replicates; baseline ${esc(s.baseline)}.
-Δ is the geometric mean over cells of policy/baseline with a 95 % interval; k↓ k↑ count cells significantly better or worse (Wilcoxon signed-rank, p &lt; ${spec.alpha}; ties within ${
+Δ is the mean over cells of the paired difference, with the geometric mean over cells of policy/baseline and its 95 % interval; k↓ k↑ count cells significantly better or worse (Wilcoxon signed-rank, p &lt; ${spec.alpha}; ties within ${
     spec.tieTolerance * 100
   } %). ◆ marks the Pareto front on downtime and pages.</p>
 <h2>Against the baseline</h2>
 ${aggregatesHtml(s)}
+<h2>Bounds</h2>
+${boundsHtml(s)}
 <h2>Claims</h2>
 ${claimsHtml(s)}
 <h2>Plots</h2>

@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import { dirname, isAbsolute, resolve } from "node:path";
 import {
+  type BoundDeclaration,
   type ConfigInput,
   DEFAULT_CONFIG,
   formatDuration,
@@ -46,22 +47,76 @@ export interface Regime {
   config: ConfigInput;
 }
 
-/** The stop regimes a spec can name; custom ones are written as settings. */
+/** The fixed part of a hypervisor's downtime, besides the pages it sends while paused. */
+export interface DowntimeFloor {
+  /** Device state sent during downtime, bytes (`deviceState`, `--device-state`). */
+  deviceState: number;
+  /** Pause and resume overhead, ns (`pauseResumeNs`, `--pause-resume`). */
+  pauseResumeNs: number;
+  /** Where the values come from, and how sure they are. */
+  source: string;
+}
+
+/**
+ * Fixed downtime costs per hypervisor: the one place the named regimes take them from.
+ * No published per-component figure (device-state size, pause and resume time) was found
+ * for either hypervisor; the values are our assumptions, kept well below the smallest
+ * published *total* downtimes they are part of (docs/bounds.md, "Downtime floors"). A
+ * study's `settings` (or a custom regime) may still set `deviceState` and `pauseResume`.
+ *
+ * @example Usage
+ * ```ts
+ * import { DOWNTIME_FLOORS, NAMED_REGIMES } from "./spec.ts";
+ * import assert from "node:assert/strict";
+ * const xen = NAMED_REGIMES.find((r) => r.name === "xen")!;
+ * assert.equal(xen.config.pauseResumeNs, DOWNTIME_FLOORS.xen.pauseResumeNs);
+ * assert.equal(DOWNTIME_FLOORS.qemu.deviceState, 512 * 1024);
+ * ```
+ */
+export const DOWNTIME_FLOORS: Readonly<Record<"qemu" | "xen", Readonly<DowntimeFloor>>> = Object
+  .freeze({
+    qemu: Object.freeze({
+      deviceState: 512 * 1024,
+      pauseResumeNs: 10e6,
+      source: "our assumption, below QEMU's documented typical downtime of a low hundred ms",
+    }),
+    xen: Object.freeze({
+      deviceState: 512 * 1024,
+      pauseResumeNs: 10e6,
+      source: "our assumption, below Clark et al. (NSDI 2005): 60 ms (Quake 3), 210 ms (SPECweb)",
+    }),
+  });
+
+const floorOf = (h: "qemu" | "xen"): ConfigInput => ({
+  deviceState: DOWNTIME_FLOORS[h].deviceState,
+  pauseResumeNs: DOWNTIME_FLOORS[h].pauseResumeNs,
+});
+
+/**
+ * The stop regimes a spec can name; custom ones are written as settings. Each adds its
+ * hypervisor's {@link DOWNTIME_FLOORS}.
+ */
 export const NAMED_REGIMES: readonly Regime[] = [
   {
     name: "qemu",
     description: "QEMU: re-sync at threshold, pause when pending < bandwidth × 300 ms",
-    config: { iteration: "qemu", downtimeLimitNs: 300e6, maxRounds: 30 },
+    config: { iteration: "qemu", downtimeLimitNs: 300e6, maxRounds: 30, ...floorOf("qemu") },
   },
   {
     name: "qemu-30ms",
     description: "QEMU with a 30 ms downtime limit",
-    config: { iteration: "qemu", downtimeLimitNs: 30e6, maxRounds: 30 },
+    config: { iteration: "qemu", downtimeLimitNs: 30e6, maxRounds: 30, ...floorOf("qemu") },
   },
   {
     name: "xen",
     description: "Xen: forced after 5 rounds or < 50 frames pending",
-    config: { iteration: "drain", downtimeLimitNs: 0, maxRounds: 5, minPending: 50 },
+    config: {
+      iteration: "drain",
+      downtimeLimitNs: 0,
+      maxRounds: 5,
+      minPending: 50,
+      ...floorOf("xen"),
+    },
   },
 ];
 
@@ -85,6 +140,7 @@ export const DEFAULT_METRICS: readonly string[] = [
 const NOT_METRICS = new Set([
   "policy",
   "oracle",
+  "role",
   "workload",
   "seed",
   "clear",
@@ -123,8 +179,14 @@ export interface StudyPolicy {
   ref: string;
   /** The policy's `meta.name`. */
   name: string;
-  /** Whether it is a bound (`meta.oracle`). */
+  /**
+   * Whether it reads the future (`meta.oracle`): a capability, not a claim. How each run
+   * reports it (`bound`, `future-informed heuristic`, `contender`) is the run's
+   * `report.policy.role`.
+   */
   oracle: boolean;
+  /** The bound it declares (`meta.bound`), if any: checked against the contenders. */
+  bound?: BoundDeclaration;
   /** Parameters given in the spec (the rest are the policy's defaults). */
   params: Params;
 }
@@ -470,6 +532,7 @@ async function expandPolicies(
         ref,
         name,
         oracle: loaded.definition.meta.oracle === true,
+        ...boundOf(loaded),
         params: set,
       });
     }
@@ -534,6 +597,12 @@ async function expandPolicies(
     seen.add(pol.label);
   }
   return { policies, sources };
+}
+
+/** A policy's declared bound as plain data (the plan travels to workers and shards as JSON). */
+function boundOf(l: LoadedPolicy): { bound?: BoundDeclaration } {
+  const b = l.definition.meta.bound;
+  return b ? { bound: JSON.parse(JSON.stringify(b)) } : {};
 }
 
 function hashFile(file: string): string {
@@ -938,6 +1007,7 @@ export async function loadStudy(
         ref: isPolicyPath(baseName) ? resolve(dir, baseName) : baseName,
         name: l.definition.meta.name,
         oracle: l.definition.meta.oracle === true,
+        ...boundOf(l),
         params: {},
       });
       sources.push(`${baseName}:${hashFile(l.file)}`);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { resolveShard, runStudy } from "../cli/study.ts";
-import { loadStudy } from "./spec.ts";
+import { DEFAULT_CONFIG } from "../../mod.ts";
+import { DOWNTIME_FLOORS, loadStudy, NAMED_REGIMES } from "./spec.ts";
 import { describe, geomeanRatio, isTie, paired, tCritical } from "./stats.ts";
 
 const POLICY = new URL("../../policies/staged-history.ts", import.meta.url).pathname;
@@ -328,5 +329,146 @@ Deno.test("custom regimes, axes and single settings combine with the documented 
   assert.equal(plan.runs.find((r) => r.setting === 3)!.config.profileIntervalNs, 100e6);
   // a trace's own start, moved by nothing (replicates without offsets)
   assert.ok(plan.runs.filter((r) => r.workload === 1).every((r) => r.config.startNs === 200e6));
+  Deno.removeSync(dir, { recursive: true });
+});
+
+/** Every tracker cost that is a time set to 0: the condition of the oracle's bound. */
+const FREE_TRACKING = Object.fromEntries(
+  Object.keys(DEFAULT_CONFIG.trackerCosts).filter((k) => k.endsWith("Ns")).map((k) => [k, 0]),
+);
+
+/** A study where the oracle is a bound in one regime (one round) and not in the other. */
+function writeBoundStudy(dir: string): string {
+  const spec = {
+    name: "bounds",
+    policies: ["sequential", "skip-dirty", "oracle"],
+    workloads: [{ name: "hot", spec: "hotcold:rate=20k,hot=10%,hotShare=95%" }],
+    regimes: [
+      "xen",
+      {
+        name: "one-round",
+        description: "one pre-copy round, free tracking: where the oracle's bound holds",
+        settings: { iteration: "drain", maxRounds: 1, trackerCosts: FREE_TRACKING },
+      },
+    ],
+    settings: { memory: "1MiB", bandwidth: "8MiB/s", clear: "send" },
+    replicates: 2,
+  };
+  Deno.writeTextFileSync(`${dir}/bounds.json`, JSON.stringify(spec));
+  return `${dir}/bounds.json`;
+}
+
+Deno.test("roles label policies per run; each cell's stop-copy floor is computed and checked", async () => {
+  const dir = Deno.makeTempDirSync();
+  const spec = writeBoundStudy(dir);
+  const c = capture();
+  assert.equal(await runStudy([spec, "--out", `${dir}/out`, "--jobs", "1", "--quiet"], c.io), 0);
+  const s = JSON.parse(read(`${dir}/out`, "summary.json"));
+  const role = (policy: string, regime: string) =>
+    s.cells.find((x: { policy: string; setting: { regime: string } }) =>
+      x.policy === policy && x.setting.regime === regime
+    ).role;
+  assert.equal(role("oracle", "one-round"), "bound");
+  assert.equal(role("oracle", "xen"), "future-informed heuristic");
+  assert.equal(role("skip-dirty", "xen"), "contender");
+  // only contenders are on the Pareto front
+  for (const x of [...s.cells, ...s.aggregates]) {
+    if (x.role !== "contender") assert.equal(x.pareto, false);
+  }
+  assert.match(c.out(), /^oracle \[bound\] /m);
+  assert.match(c.out(), /^oracle \(future-informed\) /m);
+  assert.match(
+    c.out(),
+    /stop-copy floor \[bound\] above 0 in 2 of 2 cells; 12 runs and \d+ bound pairs checked, none below a bound$/m,
+  );
+  // a floor per cell, above 0 on this hot workload, below every run; the bound was checked
+  assert.equal(s.bounds.floors.length, 2);
+  assert.ok(
+    s.bounds.floors.every((f: { stopCopyPages: { mean: number } }) => f.stopCopyPages.mean > 0),
+  );
+  assert.equal(s.bounds.floorRuns, 12);
+  assert.ok(s.bounds.boundPairs > 0);
+  assert.deepEqual(s.bounds.violations, []);
+  // the named regime's downtime floors apply
+  const runs = read(`${dir}/out`, "runs.jsonl").trim().split("\n").map((l) => JSON.parse(l));
+  const xen = runs.find((r) => r.setting.regime === "xen").report.config;
+  assert.equal(xen.deviceState, DOWNTIME_FLOORS.xen.deviceState);
+  assert.equal(xen.pauseResumeNs, DOWNTIME_FLOORS.xen.pauseResumeNs);
+  // role: one column of runs.csv, agreeing with the reports
+  const csv = read(`${dir}/out`, "runs.csv").trim().split("\n").map((l) =>
+    [...l.matchAll(/("(?:[^"]|"")*"|[^,]*)(?:,|$)/g)].map((m) => m[1]).slice(0, -1)
+  );
+  const col = csv[0].indexOf("role");
+  assert.equal(csv[0].filter((h) => h === "role").length, 1);
+  assert.deepEqual(csv.slice(1).map((r) => r[col]), runs.map((r) => r.report.policy.role));
+  assert.match(read(`${dir}/out`, "tables.txt"), /^stop-copy floor \[bound\] +≥ /m);
+  const html = read(`${dir}/out`, "report.html");
+  assert.match(html, /oracle \[bound\]/);
+  assert.match(html, /stop-copy floor \[bound\]: ≥ /);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("a run that beats a bound is reported loudly: screen, stderr, summary.json, exit 1", async () => {
+  const dir = Deno.makeTempDirSync();
+  const spec = writeBoundStudy(dir);
+  const q = capture();
+  assert.equal(await runStudy([spec, "--out", `${dir}/out`, "--jobs", "1", "--quiet"], q.io), 0);
+  const s = JSON.parse(read(`${dir}/out`, "summary.json"));
+  const lines = read(`${dir}/out`, "runs.jsonl").trim().split("\n").map((l) => JSON.parse(l));
+  const find = (policy: string, regime: string) =>
+    lines.find((r) => r.policy === policy && r.setting.regime === regime && r.replicate === 0);
+  // forge: sequential below the xen cell's floor; in the one-round cell, below the oracle
+  const floor =
+    s.bounds.floors.find((f: { setting: { regime: string } }) => f.setting.regime === "xen")
+      .replicates[0].stopCopyPages;
+  assert.ok(floor > 0);
+  find("sequential", "xen").report.stopCopyPages = floor - 1;
+  const oracle = find("oracle", "one-round").report.stopCopyPages;
+  assert.ok(oracle > 0);
+  find("sequential", "one-round").report.stopCopyPages = oracle - 1;
+  Deno.mkdirSync(`${dir}/forged`);
+  Deno.copyFileSync(`${dir}/out/study.json`, `${dir}/forged/study.json`);
+  Deno.writeTextFileSync(
+    `${dir}/forged/runs.jsonl`,
+    lines.map((l) => JSON.stringify(l)).join("\n") + "\n",
+  );
+  const c = capture();
+  assert.equal(await runStudy(["merge", "--out", `${dir}/m`, `${dir}/forged`, "--quiet"], c.io), 1);
+  assert.match(c.out(), /^ERROR: \d+ run\(s\) beat a bound/m);
+  assert.match(
+    c.out(),
+    /^ERROR: +hot \[regime=xen\] #1: sequential: \d+ pages in stop-and-copy, below the stop-copy floor of \d+$/m,
+  );
+  assert.match(
+    c.out(),
+    /^ERROR: +hot \[regime=one-round\] #1: sequential: \d+ pages in stop-and-copy, below oracle's bound \(its run\) of \d+$/m,
+  );
+  assert.match(c.err(), /error: \d+ run\(s\) beat a bound/);
+  const v = JSON.parse(read(`${dir}/m`, "summary.json")).bounds.violations;
+  assert.ok(v.some((x: { by: string }) => x.by === "stop-copy floor"));
+  assert.ok(
+    v.some((x: { by: string; quantity: string }) =>
+      x.by === "oracle" && x.quantity === "stopCopyPages"
+    ),
+  );
+  assert.match(read(`${dir}/m`, "report.html"), /class="error"/);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("named regimes carry the downtime floors; a spec's settings override them", async () => {
+  const dir = Deno.makeTempDirSync();
+  const plain = await loadStudy(writeStudy(dir, { regimes: ["qemu", "qemu-30ms", "xen"] }));
+  for (const r of plain.runs) {
+    assert.equal(r.config.deviceState, DOWNTIME_FLOORS.qemu.deviceState);
+    assert.equal(r.config.pauseResumeNs, DOWNTIME_FLOORS.qemu.pauseResumeNs);
+  }
+  assert.ok(NAMED_REGIMES.every((n) => (n.config.pauseResumeNs ?? 0) > 0));
+  const spec = writeStudy(dir, {
+    regimes: ["xen"],
+    settings: { memory: "1MiB", pauseResume: "0", deviceState: ["0", "1MiB"] },
+  });
+  const over = await loadStudy(spec);
+  assert.ok(over.runs.every((r) => r.config.pauseResumeNs === 0));
+  assert.deepEqual(new Set(over.runs.map((r) => r.config.deviceState)), new Set([0, 1 << 20]));
   Deno.removeSync(dir, { recursive: true });
 });

@@ -10,7 +10,8 @@
  * @module
  */
 
-import { formatDuration, formatTable, reportRow } from "../../mod.ts";
+import { formatDuration, formatTable, type PolicyRole, reportRow } from "../../mod.ts";
+import { type BoundChecks, type CellFloor, checkBounds } from "./floors.ts";
 import type { RunRecord } from "./runner.ts";
 import type { StudyPlan } from "./spec.ts";
 import { describe, geomeanRatio, type Paired, paired, type Ratio, type Sample } from "./stats.ts";
@@ -25,8 +26,11 @@ export interface Cell {
   settingLabel: string;
   /** Policy label. */
   policy: string;
-  /** Whether the policy is a bound. */
-  oracle: boolean;
+  /**
+   * How the policy's runs in this cell report it (`report.policy.role`): `bound` only when
+   * every run does, `contender` when every run does, else `future-informed heuristic`.
+   */
+  role: PolicyRole;
   /** Replicates that ran. */
   n: number;
   /** Per metric: the sample over replicates. */
@@ -35,7 +39,7 @@ export interface Cell {
   values: Record<string, (number | null)[]>;
   /** Per metric: the paired comparison with the baseline (absent for the baseline). */
   vsBaseline?: Record<string, Paired>;
-  /** No other contender is better on both downtime and pages in this cell (bounds: false). */
+  /** No other contender is better on both downtime and pages in this cell (non-contenders: false). */
   pareto: boolean;
 }
 
@@ -45,10 +49,17 @@ export interface Aggregate {
   group: string;
   /** Policy label. */
   policy: string;
-  /** Whether it is a bound. */
-  oracle: boolean;
-  /** Per metric: geometric mean ratio to the baseline and counts of significant cells. */
-  metrics: Record<string, { ratio: Ratio | null; better: number; worse: number; cells: number }>;
+  /** Its role over the group's cells: `bound` or `contender` when every cell says so. */
+  role: PolicyRole;
+  /**
+   * Per metric: geometric mean ratio to the baseline, the mean over cells of the mean
+   * paired difference (absolute, in the metric's unit; null without pairs) and counts of
+   * significant cells.
+   */
+  metrics: Record<
+    string,
+    { ratio: Ratio | null; diff: number | null; better: number; worse: number; cells: number }
+  >;
   /** No other contender is better on both downtime and pages in this group. */
   pareto: boolean;
 }
@@ -107,6 +118,8 @@ export interface Summary {
   claims: Claim[];
   /** Profiling costs by tracker. */
   profiling: ProfilingRow[];
+  /** The stop-and-copy floor of every cell and the checks of every bound (docs/bounds.md). */
+  bounds: BoundChecks;
   /** Per-round dirty-at-sync of one cell (first replicate), per policy. */
   curves: {
     workload: string;
@@ -114,6 +127,57 @@ export interface Summary {
     seed: number;
     policies: { policy: string; rounds: { round: number; dirtyAtSync: number; sent: number }[] }[];
   };
+}
+
+/**
+ * The role of a policy over several runs or cells: `bound` or `contender` only when all
+ * agree, else `future-informed heuristic` (never shown as a bound where it is not one).
+ *
+ * @param roles the roles
+ * @returns the combined role
+ *
+ * @example Usage
+ * ```ts
+ * import { combineRoles } from "./summary.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(combineRoles(["bound", "bound"]), "bound");
+ * assert.equal(combineRoles(["bound", "future-informed heuristic"]), "future-informed heuristic");
+ * ```
+ */
+export function combineRoles(roles: Iterable<PolicyRole>): PolicyRole {
+  const set = new Set(roles);
+  if (set.size === 1) return [...set][0];
+  return set.size === 0 ? "contender" : "future-informed heuristic";
+}
+
+/** Display order of roles: contenders, then future-informed heuristics, then bounds. */
+export const ROLE_ORDER: Readonly<Record<PolicyRole, number>> = {
+  "contender": 0,
+  "future-informed heuristic": 1,
+  "bound": 2,
+};
+
+/**
+ * A policy's label with its role: `oracle [bound]`, `rate-oracle (future-informed)`.
+ *
+ * @param label the policy's label
+ * @param role its role where shown
+ * @returns the label to display
+ *
+ * @example Usage
+ * ```ts
+ * import { roleLabel } from "./summary.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(roleLabel("oracle", "bound"), "oracle [bound]");
+ * assert.equal(roleLabel("sequential", "contender"), "sequential");
+ * ```
+ */
+export function roleLabel(label: string, role: PolicyRole): string {
+  return role === "bound"
+    ? `${label} [bound]`
+    : role === "future-informed heuristic"
+    ? `${label} (future-informed)`
+    : label;
 }
 
 /** The regime of a setting (or `all` when the study has no regime axis). */
@@ -145,6 +209,7 @@ export function summarize(plan: StudyPlan, records: RunRecord[], failed: number)
     Array.from({ length: plan.workloads.length * S * P }, () => new Array<number | undefined>(R))
   );
   const firstReport = new Map<number, RunRecord>();
+  const roles = new Map<number, PolicyRole[]>();
   const profile = new Map<string, RunRecord[]>();
   for (const rec of records) {
     const run = plan.runs[rec.index];
@@ -157,6 +222,9 @@ export function summarize(plan: StudyPlan, records: RunRecord[], failed: number)
     const slot = (run.workload * S + run.setting) * P + run.policy;
     for (const [mi, m] of metrics.entries()) values[mi][slot][run.replicate] = row[m] as number;
     if (run.replicate === 0) firstReport.set(slot, rec);
+    let rs = roles.get(slot);
+    if (!rs) roles.set(slot, rs = []);
+    rs.push(rec.report.policy.role);
   }
   const present = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined);
   const cells: Cell[] = [];
@@ -172,7 +240,7 @@ export function summarize(plan: StudyPlan, records: RunRecord[], failed: number)
           setting: st.values,
           settingLabel: st.label,
           policy: pol.label,
-          oracle: pol.oracle,
+          role: combineRoles(roles.get(slot) ?? []),
           n: present(values[0][slot]).length,
           metrics: {},
           values: {},
@@ -199,9 +267,10 @@ export function summarize(plan: StudyPlan, records: RunRecord[], failed: number)
       if (di >= 0 && pi >= 0) {
         const mean = (c: Cell, m: string) => c.metrics[m].mean;
         for (const c of row) {
-          c.pareto = !c.oracle &&
+          c.pareto = c.role === "contender" &&
             !row.some((o) =>
-              !o.oracle && o !== c && mean(o, "downtimeNs") < mean(c, "downtimeNs") &&
+              o.role === "contender" && o !== c &&
+              mean(o, "downtimeNs") < mean(c, "downtimeNs") &&
               mean(o, "pagesSent") < mean(c, "pagesSent")
             );
         }
@@ -236,22 +305,29 @@ export function summarize(plan: StudyPlan, records: RunRecord[], failed: number)
       const agg: Aggregate = {
         group: g,
         policy: pol.label,
-        oracle: pol.oracle,
+        role: combineRoles(mine.map((c) => c.role)),
         metrics: {},
         pareto: false,
       };
       for (const m of metrics) {
         const pairs: [number, number][] = [];
-        let better = 0, worse = 0;
+        let better = 0, worse = 0, diffSum = 0, diffs = 0;
         for (const c of mine) {
           const b = base.get(`${c.workload}\t${c.settingLabel}`);
           if (!b) continue;
           pairs.push([c.metrics[m].mean, b.metrics[m].mean]);
-          const sig = c.vsBaseline?.[m].significant;
-          if (sig === "better") better++;
-          if (sig === "worse") worse++;
+          const v = c.vsBaseline?.[m];
+          if (v && v.n > 0) diffSum += v.diff.mean, diffs++;
+          if (v?.significant === "better") better++;
+          if (v?.significant === "worse") worse++;
         }
-        agg.metrics[m] = { ratio: geomeanRatio(pairs), better, worse, cells: pairs.length };
+        agg.metrics[m] = {
+          ratio: geomeanRatio(pairs),
+          diff: diffs ? diffSum / diffs : null,
+          better,
+          worse,
+          cells: pairs.length,
+        };
       }
       rows.push(agg);
     }
@@ -262,9 +338,12 @@ export function summarize(plan: StudyPlan, records: RunRecord[], failed: number)
         a === null
           ? [1, 1]
           : [a.metrics.downtimeNs.ratio?.ratio ?? 1, a.metrics.pagesSent.ratio?.ratio ?? 1];
-      const contenders: (Aggregate | null)[] = [null, ...rows.filter((r) => !r.oracle)];
+      const contenders: (Aggregate | null)[] = [
+        null,
+        ...rows.filter((r) => r.role === "contender"),
+      ];
       for (const r of rows) {
-        if (r.oracle) continue;
+        if (r.role !== "contender") continue;
         const [d, q] = point(r);
         r.pareto = !contenders.some((o) => o !== r && point(o)[0] < d && point(o)[1] < q);
       }
@@ -287,6 +366,7 @@ export function summarize(plan: StudyPlan, records: RunRecord[], failed: number)
     aggregates,
     claims: claims(plan, cells, profile),
     profiling: profilingRows(plan, profile),
+    bounds: checkBounds(plan, records),
     curves: curvesOf(plan, firstReport),
   };
 }
@@ -455,6 +535,28 @@ const pctBare = (r: number) => {
   return `${x >= 0 ? "+" : ""}${t}`;
 };
 
+/**
+ * A difference as text with its sign: `-34.34 ms`, `+1,234`, `0`.
+ *
+ * @param m the metric (durations end in `Ns`)
+ * @param d the difference
+ * @returns the text
+ *
+ * @example Usage
+ * ```ts
+ * import { formatDelta } from "./summary.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(formatDelta("downtimeNs", -34_340_000), "-34.34 ms");
+ * assert.equal(formatDelta("pagesSent", 1234), "+1,234");
+ * ```
+ */
+export function formatDelta(m: string, d: number): string {
+  if (!Number.isFinite(d)) return "-";
+  const t = formatMetric(m, Math.abs(d));
+  if (/^0(\.0*)?( ns)?$/.test(t)) return "0";
+  return `${d < 0 ? "-" : "+"}${t}`;
+}
+
 function aggText(a: Aggregate, m: string): string {
   const x = a.metrics[m];
   if (!x || !x.ratio) return "n/a";
@@ -462,7 +564,30 @@ function aggText(a: Aggregate, m: string): string {
   const sig = r.ci && (r.ci[0] > 1 || r.ci[1] < 1);
   const ci = r.ci ? ` [${pctBare(r.ci[0])},${pctBare(r.ci[1])}]` : "";
   const counts = x.better || x.worse ? ` ${x.better}↓${x.worse}↑` : "";
-  return `${pct(r.ratio)}${ci}${sig ? "*" : ""}${counts}`;
+  const abs = x.diff === null ? "" : `${formatDelta(m, x.diff)} `;
+  return `${abs}(${pct(r.ratio)}${ci})${sig ? "*" : ""}${counts}`;
+}
+
+/** The violations of bounds, loudly (one line each, up to `max`), and a status phrase. */
+function boundsLines(s: Summary, max: number): { errors: string[]; status: string } {
+  const b = s.bounds;
+  const errors: string[] = [];
+  if (b.violations.length) {
+    errors.push(
+      `ERROR: ${b.violations.length} run(s) beat a bound — a bug in the engine, a policy or a proof (summary.json "bounds.violations"):`,
+      ...b.violations.slice(0, max).map((v) => `ERROR:   ${v.message}`),
+    );
+    if (b.violations.length > max) errors.push(`ERROR:   … ${b.violations.length - max} more`);
+  }
+  const withFloor = b.floors.filter((f) => f.stopCopyPages);
+  const above = withFloor.filter((f) => f.stopCopyPages!.mean > 0).length;
+  const missing = b.floors.length - withFloor.length;
+  const status = `stop-copy floor [bound] above 0 in ${above} of ${b.floors.length} cells${
+    missing ? ` (not computed in ${missing})` : ""
+  }; ${b.floorRuns.toLocaleString("en-US")} runs${
+    b.boundPairs ? ` and ${b.boundPairs.toLocaleString("en-US")} bound pairs` : ""
+  } checked, ${b.violations.length ? `${b.violations.length} BEAT A BOUND` : "none below a bound"}`;
+  return { errors, status };
 }
 
 /**
@@ -490,8 +615,12 @@ export function formatScreen(s: Summary): string {
     `study '${s.study.name}' (${s.study.hash}): ${spec.policies.length} policies × ${spec.workloads.length} workloads × ${settingsCount} settings × ${spec.seeds.length} replicates; ${s.runs.done}/${s.runs.total} runs${
       s.runs.failed ? `, ${s.runs.failed} FAILED` : ""
     }`,
-    `Δ vs ${s.baseline}: geometric mean over cells of policy/baseline − 1 [95% CI], * where the CI excludes 0;`,
-    `k↓ k↑: cells significantly better / worse (paired Wilcoxon, p < ${spec.alpha}); ◆ Pareto on downtime and pages`,
+  );
+  const bounds = boundsLines(s, 5);
+  out.push(
+    ...bounds.errors,
+    `Δ vs ${s.baseline}: mean paired difference over cells (geometric mean of policy/baseline − 1 [95% CI], * if it excludes 0); ◆ Pareto among contenders`,
+    `k↓ k↑: cells significantly better / worse (Wilcoxon, p < ${spec.alpha}); ${bounds.status}`,
   );
   if (spec.seeds.length < 6) {
     out.push(
@@ -509,23 +638,34 @@ export function formatScreen(s: Summary): string {
         g.description ? ` — ${g.description}` : ""
       } (${g.cells} cells)${g.qemu ? "; downtime sits at the limit, so rounds lead" : ""}`,
     );
-    const rows = s.aggregates.filter((a) => a.group === g.name);
+    // Contenders first (compared, Pareto), then future-informed heuristics, then bounds.
+    const rows = s.aggregates.filter((a) => a.group === g.name)
+      .sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role]);
     const line = (a: Aggregate) => [
-      `${a.policy}${a.oracle ? " [bound]" : ""}`,
+      roleLabel(a.policy, a.role),
       ...cols.map((m) => aggText(a, m)),
       a.pareto ? "◆" : "",
     ];
-    const contenders = rows.filter((a) => !a.oracle);
-    const basePareto = !contenders.some((a) =>
-      (a.metrics.downtimeNs?.ratio?.ratio ?? 1) < 1 && (a.metrics.pagesSent?.ratio?.ratio ?? 1) < 1
+    const contenders = rows.filter((a) => a.role === "contender");
+    const baseRole = combineRoles(
+      s.cells.filter((c) => c.policy === s.baseline && groupOf(c.setting) === g.name)
+        .map((c) => c.role),
     );
+    const basePareto = baseRole === "contender" &&
+      !contenders.some((a) =>
+        (a.metrics.downtimeNs?.ratio?.ratio ?? 1) < 1 &&
+        (a.metrics.pagesSent?.ratio?.ratio ?? 1) < 1
+      );
     out.push(
       formatTable(
         ["policy", ...cols.map((m) => `Δ ${metricName(m)}`), ""],
         [
-          [`${s.baseline} (baseline)`, ...cols.map(() => "0"), basePareto ? "◆" : ""],
-          ...contenders.map(line),
-          ...rows.filter((a) => a.oracle).map(line),
+          [
+            `${roleLabel(s.baseline, baseRole)} (baseline)`,
+            ...cols.map(() => "0"),
+            basePareto ? "◆" : "",
+          ],
+          ...rows.map(line),
         ],
       ),
     );
@@ -579,14 +719,15 @@ export function formatTables(s: Summary): string {
   const out: string[] = [];
   const keys = [...new Set(s.cells.map((c) => `${c.workload}\t${c.settingLabel}`))];
   for (const k of keys) {
-    const cells = s.cells.filter((c) => `${c.workload}\t${c.settingLabel}` === k);
+    const cells = s.cells.filter((c) => `${c.workload}\t${c.settingLabel}` === k)
+      .sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role]);
     const [w, st] = k.split("\t");
     out.push(`== ${w}${st === "-" ? "" : `  ${st}`}  (n = ${cells[0].n})`);
     const header = ["policy"];
-    for (const m of s.metrics) header.push(metricName(m), `Δ% ${metricName(m)}`, "w/t/l");
+    for (const m of s.metrics) header.push(metricName(m), `Δ ${metricName(m)}`, "w/t/l");
     header.push("");
     const rows = cells.map((c) => {
-      const r = [`${c.policy}${c.oracle ? " [bound]" : ""}`];
+      const r = [roleLabel(c.policy, c.role)];
       for (const m of s.metrics) {
         const x = c.metrics[m];
         const half = x.ci ? (x.ci[1] - x.ci[0]) / 2 : 0;
@@ -595,18 +736,36 @@ export function formatTables(s: Summary): string {
         if (!v) r.push("base", "");
         else {
           const p = v.pct
-            ? `${v.pct.mean >= 0 ? "+" : ""}${v.pct.mean.toFixed(1)}${
+            ? `${v.pct.mean >= 0 ? "+" : ""}${v.pct.mean.toFixed(1)}%${
               v.pct.ci ? ` [${v.pct.ci[0].toFixed(1)},${v.pct.ci[1].toFixed(1)}]` : ""
             }`
             : "n/a";
-          r.push(`${p}${v.significant ? (v.significant === "better" ? " ↓" : " ↑") : ""}`);
+          r.push(
+            `${v.n ? formatDelta(m, v.diff.mean) : "n/a"} (${p})${
+              v.significant ? (v.significant === "better" ? " ↓" : " ↑") : ""
+            }`,
+          );
           r.push(`${v.wins}/${v.ties}/${v.losses}`);
         }
       }
       r.push(c.pareto ? "◆" : "");
       return r;
     });
-    out.push(formatTable(header, rows), "");
+    const floor = s.bounds.floors.find((f) => `${f.workload}\t${f.settingLabel}` === k);
+    if (floor?.stopCopyPages && floor.downtimeNs) {
+      const at: Record<string, Sample> = {
+        downtimeNs: floor.downtimeNs,
+        stopCopyPages: floor.stopCopyPages,
+      };
+      rows.push([
+        "stop-copy floor [bound]",
+        ...s.metrics.flatMap((m) => [at[m] ? `≥ ${formatMetric(m, at[m].mean)}` : "", "", ""]),
+        "",
+      ]);
+    }
+    out.push(formatTable(header, rows));
+    if (floor) out.push(floorNote(floor));
+    out.push("");
   }
   if (s.profiling.length) {
     out.push("== profiling overhead by tracker");
@@ -623,6 +782,25 @@ export function formatTables(s: Summary): string {
     }
   }
   return out.join("\n") + "\n";
+}
+
+function floorNote(f: CellFloor): string {
+  if (!f.stopCopyPages || !f.downtimeNs) return `stop-copy floor: not computed (${f.reason})`;
+  const p = f.stopCopyPages,
+    range = p.n > 1
+      ? `, replicates ${
+        Math.min(...f.replicates.map((r) => r.stopCopyPages)).toLocaleString("en-US")
+      }–${Math.max(...f.replicates.map((r) => r.stopCopyPages)).toLocaleString("en-US")}`
+      : "";
+  return `stop-copy floor [bound]: every run sends ≥ ${
+    formatMetric("stopCopyPages", p.mean)
+  } pages in stop-and-copy (mean of ${p.n}${range}) and has ≥ ${
+    formatDuration(f.downtimeNs.mean)
+  } of downtime${
+    f.contenderMin === undefined
+      ? ""
+      : `; fewest of a contender's run: ${f.contenderMin.toLocaleString("en-US")}`
+  }`;
 }
 
 /**
