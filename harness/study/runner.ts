@@ -11,20 +11,14 @@
  * @module
  */
 
-import {
-  type ConfigInput,
-  DEFAULT_CONFIG,
-  type LoadedPolicy,
-  loadPolicy,
-  type Params,
-  parseWorkload,
-  PrecopyError,
-  REPORT_COLUMNS,
-  reportRow,
-  type RunReport,
-  simulate,
-  toCsv,
-} from "../../mod.ts";
+import { type ConfigInput, DEFAULT_CONFIG } from "../config.ts";
+import { simulate } from "../engine/engine.ts";
+import type { RunReport } from "../engine/run_report.ts";
+import { PrecopyError } from "../errors.ts";
+import type { LoadedPolicy, Params } from "../policy/contract.ts";
+import { loadPolicy } from "../policy/loader.ts";
+import { REPORT_COLUMNS, reportRow, toCsv } from "../report/report.ts";
+import { parseWorkload } from "../workloads/spec.ts";
 import type { RunSpec, StudyPlan } from "./spec.ts";
 
 /** What a worker needs to do one run (plain data, sent to workers). */
