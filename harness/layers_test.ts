@@ -36,17 +36,18 @@ const LAYERS: readonly (readonly [pattern: string, layer: number])[] = [
   ["config.ts", 2],
   ["bounds.ts", 2],
   ["policy/loader.ts", 2],
-  // 3: the one module that knows every kind of workload spec, and what needs it.
+  // 3: what makes workloads from traces: fits, recordings, and the one module that knows
+  // every kind of workload spec (and the suite that parses specs).
   ["workloads/fit.ts", 3],
   ["workloads/spec.ts", 3],
   ["workloads/conformance.ts", 3],
+  ["record/*", 3],
   // 4: the engine.
   ["engine/*", 4],
-  // 5: what runs the engine: policy conformance, reports, recording, studies.
+  // 5: what runs the engine or reads its reports: policy conformance, reports, studies.
   ["policy/conformance.ts", 5],
   ["report/report.ts", 5],
   ["report/crossover.ts", 5],
-  ["record/*", 5],
   ["study/*", 5],
   // 6: presentation of studies.
   ["report/html.ts", 6],
