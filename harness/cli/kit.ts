@@ -62,7 +62,6 @@ export const stdio: CliIo = {
  * ```ts
  * import { reportError } from "./kit.ts";
  * import { PrecopyError } from "../errors.ts";
-import { ioError, ioPath, ioReason } from "../io.ts";
  * import assert from "node:assert/strict";
  * let text = "";
  * const io = { out: () => {}, err: (t: string) => { text += t; }, interactive: false };

@@ -7,7 +7,7 @@
  * Chromium is the system's (Debian's `chromium` package), driven over the DevTools protocol
  * by puppeteer-core through a pipe (no port is opened and no browser is downloaded).
  *
- * Run by hand: `deno run -A harness/report/browser.ts REPORT.html [SCREENSHOT.png]`.
+ * Run by hand: `deno run -A harness/cli/browser.ts REPORT.html [SCREENSHOT.png]`.
  *
  * @module
  */
@@ -16,7 +16,6 @@ import { pathToFileURL } from "node:url";
 import puppeteer from "puppeteer-core";
 import type { HTTPRequest } from "puppeteer-core";
 import { PrecopyError } from "../errors.ts";
-import { type CliIo, reportError, runMain } from "../cli/kit.ts";
 
 /** SVG elements that draw something; counted as a plot's marks. */
 export const MARK_SELECTOR = "path, rect, circle, ellipse, line, polyline, polygon, text";
@@ -268,23 +267,3 @@ export function pageProblems(check: PageCheck): string[] {
   }
   return [...out, ...check.errors];
 }
-
-async function main(args: string[], io: CliIo): Promise<number> {
-  if (args.length < 1 || args.length > 2 || args[0].startsWith("-")) {
-    io.err("usage: deno run -A harness/report/browser.ts REPORT.html [SCREENSHOT.png]\n");
-    return 2;
-  }
-  try {
-    const shot = args[1] ?? args[0].replace(/\.html?$/i, "") + ".png";
-    const check = await checkPage(args[0], { screenshot: shot });
-    for (const p of check.plots) io.out(`plot ${p.name}: ${p.marks} marks in ${p.svgs} svg\n`);
-    const problems = pageProblems(check);
-    for (const line of problems) io.out(`problem: ${line}\n`);
-    io.out(`screenshot: ${check.screenshot}\n`);
-    return problems.length === 0 ? 0 : 1;
-  } catch (e) {
-    return reportError(e, io);
-  }
-}
-
-if (import.meta.main) await runMain(main);

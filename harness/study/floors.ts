@@ -12,13 +12,11 @@
  * @module
  */
 
-import {
-  type BoundQuantity,
-  parseWorkload,
-  type RunReport,
-  stopCopyFloor,
-  type Workload,
-} from "../../mod.ts";
+import { stopCopyFloor } from "../bounds.ts";
+import type { RunReport } from "../engine/run_report.ts";
+import type { BoundQuantity } from "../policy/contract.ts";
+import { parseWorkload } from "../workloads/spec.ts";
+import type { Workload } from "../workloads/workload.ts";
 import type { RunRecord } from "./runner.ts";
 import type { StudyPlan } from "./spec.ts";
 import { describe, type Sample } from "./stats.ts";

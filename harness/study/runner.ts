@@ -1,7 +1,7 @@
 /**
- * Running a study: one run as a pure function of its job (the same code in this process
- * and in pool workers), a pool of workers, the journal that makes `--resume` and Ctrl-C
- * safe, shards, and the files a study leaves in its output folder.
+ * Running a study: its runs in this process or in a pool of workers (each doing one run at
+ * a time with `job.ts`), the journal that makes `--resume` and Ctrl-C safe, shards, and the
+ * files a study leaves in its output folder.
  *
  * Files are written under a temporary name and renamed, so a crash never leaves a half
  * file that looks whole. While runs go on, each finished run is appended to a journal
@@ -11,35 +11,12 @@
  * @module
  */
 
-import {
-  type ConfigInput,
-  DEFAULT_CONFIG,
-  type LoadedPolicy,
-  loadPolicy,
-  type Params,
-  parseWorkload,
-  PrecopyError,
-  REPORT_COLUMNS,
-  reportRow,
-  type RunReport,
-  simulate,
-  toCsv,
-} from "../../mod.ts";
+import { DEFAULT_CONFIG } from "../config.ts";
+import type { RunReport } from "../engine/run_report.ts";
+import { PrecopyError } from "../errors.ts";
+import { REPORT_COLUMNS, reportRow, toCsv } from "../report/report.ts";
+import { type Job, PolicyCache, runJob, type WorkerReply } from "./job.ts";
 import type { RunSpec, StudyPlan } from "./spec.ts";
-
-/** What a worker needs to do one run (plain data, sent to workers). */
-export interface Job {
-  /** Run index. */
-  index: number;
-  /** Workload spec (trace paths absolute). */
-  spec: string;
-  /** Policy name or absolute path, for `loadPolicy`. */
-  ref: string;
-  /** Policy parameters. */
-  params: Params;
-  /** Configuration overrides. */
-  config: ConfigInput;
-}
 
 /** One line of `runs.jsonl`: the run's identity, every setting, and the full report. */
 export interface RunRecord {
@@ -116,58 +93,6 @@ export function recordLine(plan: StudyPlan, run: RunSpec, reportJson: string): s
   };
   return `${JSON.stringify(head).slice(0, -1)},"report":${reportJson}}`;
 }
-
-/** Loads policies once per process, through the loader (so its sandbox applies). */
-export class PolicyCache {
-  readonly #cache = new Map<string, Promise<LoadedPolicy>>();
-  /**
-   * The policy for a reference.
-   * @param ref name or path
-   * @returns the loaded policy
-   */
-  get(ref: string): Promise<LoadedPolicy> {
-    let p = this.#cache.get(ref);
-    if (!p) {
-      p = loadPolicy(ref);
-      this.#cache.set(ref, p);
-    }
-    return p;
-  }
-}
-
-/**
- * Does one run.
- *
- * @param job the job
- * @param policies where loaded policies are kept
- * @returns its report
- * @throws {PrecopyError} when the policy, the workload or the configuration fails
- *
- * @example Usage
- * ```ts
- * import { PolicyCache, runJob } from "./runner.ts";
- * import assert from "node:assert/strict";
- * const r = await runJob(
- *   { index: 0, spec: "idle", ref: "sequential", params: {}, config: { pages: 16 } },
- *   new PolicyCache(),
- * );
- * assert.equal(r.pagesSent, 16);
- * ```
- */
-export async function runJob(job: Job, policies: PolicyCache): Promise<RunReport> {
-  const policy = await policies.get(job.ref);
-  return simulate({
-    workload: parseWorkload(job.spec),
-    policy,
-    params: job.params,
-    config: job.config,
-  });
-}
-
-/** A message from a pool worker. */
-export type WorkerReply =
-  | { type: "done"; index: number; report: string }
-  | { type: "fail"; index: number; message: string; user: boolean };
 
 /** Events of a study's execution, for progress and failures. */
 export interface RunEvents {

@@ -12,27 +12,14 @@
 
 import { createHash } from "node:crypto";
 import { dirname, isAbsolute, resolve } from "node:path";
-import {
-  type BoundDeclaration,
-  type ConfigInput,
-  DEFAULT_CONFIG,
-  formatDuration,
-  isTraceSpec,
-  type LoadedPolicy,
-  loadPolicies,
-  loadPolicy,
-  type Params,
-  type ParamValue,
-  parseBandwidth,
-  parseCount,
-  parseDuration,
-  parseSize,
-  PrecopyError,
-  REPORT_COLUMNS,
-  resolveConfig,
-  resolveParams,
-  TRACKER_KINDS,
-} from "../../mod.ts";
+import { type ConfigInput, DEFAULT_CONFIG, resolveConfig } from "../config.ts";
+import { PrecopyError } from "../errors.ts";
+import type { BoundDeclaration, LoadedPolicy, Params, ParamValue } from "../policy/contract.ts";
+import { loadPolicies, loadPolicy, resolveParams } from "../policy/loader.ts";
+import { REPORT_COLUMNS } from "../report/report.ts";
+import { isTraceSpec } from "../trace/trace.ts";
+import { TRACKER_KINDS } from "../trackers/tracker.ts";
+import { formatDuration, parseBandwidth, parseCount, parseDuration, parseSize } from "../units.ts";
 
 /** A setting value as written in a spec: a number, a text with units, or a flag. */
 export type SettingValue = number | string | boolean | Record<string, number>;

@@ -10,7 +10,9 @@
  * @module
  */
 
-import { formatDuration, formatTable, type PolicyRole, reportRow } from "../../mod.ts";
+import type { PolicyRole } from "../bounds.ts";
+import { formatTable, reportRow } from "../report/report.ts";
+import { formatDuration } from "../units.ts";
 import { type BoundChecks, type CellFloor, checkBounds } from "./floors.ts";
 import type { RunRecord } from "./runner.ts";
 import type { StudyPlan } from "./spec.ts";

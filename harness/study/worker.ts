@@ -7,7 +7,7 @@
  */
 
 import { PrecopyError } from "../errors.ts";
-import { type Job, PolicyCache, runJob, type WorkerReply } from "./runner.ts";
+import { type Job, PolicyCache, runJob, type WorkerReply } from "./job.ts";
 
 const cache = new PolicyCache();
 const self = globalThis as unknown as {
