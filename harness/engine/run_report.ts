@@ -32,7 +32,7 @@ export interface RoundRow {
   bytes: number;
 }
 
-/** The result of one run. Field meanings: README "What the numbers mean". */
+/** The result of one run. Field meanings: docs/model.md, "The report". */
 export interface RunReport {
   /** The policy that ran. */
   /**
