@@ -29,6 +29,7 @@
  *     name: "lowest-rate-first",
  *     description: "Frames written least often in the recent history go first.",
  *     defaults: { window: 8 },
+ *     params: { window: { type: "integer", min: 1, max: 32 } },
  *   },
  *   create(params, env) {
  *     return {

@@ -16,19 +16,6 @@ const SKIP_DIRS = new Set([
 ]);
 /** Files read as text for mentions of paths. */
 const TEXT = /\.(md|ts|js|json|c|sh|txt)$|^\.ci\/run$/;
-/**
- * Pages written in parallel by other branches of the same change. Until they arrive, links to
- * them are reported as skipped rather than failed; once they exist they are checked like any
- * other page, and this list can go.
- */
-const WRITTEN_ELSEWHERE = new Set([
-  "docs/trackers.md",
-  "docs/workloads.md",
-  "docs/cli.md",
-  "docs/sandbox.md",
-  "docs/studies.md",
-  "docs/cluster.md",
-]);
 
 /** Repository files, as paths relative to the root with "/" separators. */
 function listFiles(dir = "", out: string[] = []): string[] {
@@ -103,9 +90,8 @@ function anchors(md: string): Set<string> {
 
 const markdown = files.filter((f) => f.endsWith(".md"));
 
-Deno.test("Markdown links lead to files and headings inside the repository", async (t) => {
+Deno.test("Markdown links lead to files and headings inside the repository", () => {
   const problems: string[] = [];
-  let pending = 0;
   for (const file of markdown) {
     const md = read(file);
     for (const raw of links(md)) {
@@ -123,8 +109,7 @@ Deno.test("Markdown links lead to files and headings inside the repository", asy
         continue;
       }
       if (!fileSet.has(target) && !isDir(target)) {
-        if (WRITTEN_ELSEWHERE.has(target)) pending++;
-        else problems.push(`${file}: link '${raw}': ${target} does not exist`);
+        problems.push(`${file}: link '${raw}': ${target} does not exist`);
         continue;
       }
       if (frag !== "" && target.endsWith(".md") && fileSet.has(target)) {
@@ -135,12 +120,6 @@ Deno.test("Markdown links lead to files and headings inside the repository", asy
     }
   }
   assert.deepEqual(problems, []);
-  // Shown as ignored, so that links waiting for their page are visible in the test output.
-  await t.step({
-    name: `${pending} link(s) to pages written elsewhere and not here yet`,
-    ignore: pending > 0,
-    fn: () => {},
-  });
 });
 
 Deno.test("no file of the repository refers to a path outside it", () => {
@@ -160,8 +139,7 @@ Deno.test("no file of the repository refers to a path outside it", () => {
         const base = name.slice(name.lastIndexOf("/") + 1);
         const rel = name.includes("/") ? resolve(file, name) : null;
         const known = (rel !== null && fileSet.has(rel)) || fileSet.has(name) ||
-          (!name.includes("/") && basenames.has(base)) ||
-          WRITTEN_ELSEWHERE.has(rel ?? `docs/${name}`) || WRITTEN_ELSEWHERE.has(name);
+          (!name.includes("/") && basenames.has(base));
         if (!known) problems.push(`${at}: names '${name}', which is not in the repository`);
       }
     });

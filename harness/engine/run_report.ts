@@ -32,9 +32,8 @@ export interface RoundRow {
   bytes: number;
 }
 
-/** The result of one run. Field meanings: README "What the numbers mean". */
+/** The result of one run. Field meanings: docs/model.md, "The report". */
 export interface RunReport {
-  /** The policy that ran. */
   /**
    * The policy that ran. `oracle`: it read the future. `role`: `bound` only where its
    * declared bound covers this run, `future-informed heuristic` for any other policy that

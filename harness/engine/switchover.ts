@@ -186,7 +186,7 @@ export function startAutoConverge(nowNs: number): AutoConverge {
  * let s = startAutoConverge(0);
  * s = stepAutoConverge(s, 900, 1000, 1e9); // one high period: not yet
  * assert.equal(s.throttlePct, 0);
- * s = stepAutoConverge(s, 900, 1000, 2e9); // the second in a row: throttle
+ * s = stepAutoConverge(s, 900, 1000, 2e9); // the second high period: throttle
  * assert.equal(s.throttlePct, 20);
  * ```
  */
