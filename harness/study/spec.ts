@@ -30,6 +30,7 @@ import {
   REPORT_COLUMNS,
   resolveConfig,
   resolveParams,
+  splitTraceSpec,
   TRACKER_KINDS,
 } from "../../mod.ts";
 
@@ -585,7 +586,7 @@ function expandWorkloads(
     const trace = isTraceSpec(spec) && !spec.startsWith("fit:");
     const resolved = trace ? resolve(base, spec) : spec;
     if (trace) {
-      const file = resolved.replace(/:offset=[^:]*$/, "");
+      const file = splitTraceSpec(resolved).path;
       try {
         Deno.statSync(file);
       } catch {
@@ -593,9 +594,7 @@ function expandWorkloads(
       }
     }
     const short = name ??
-      (trace
-        ? spec.replace(/:offset=[^:]*$/, "").replace(/^.*\//, "").replace(/\.[a-z]+$/, "")
-        : spec);
+      (trace ? splitTraceSpec(spec).path.replace(/^.*\//, "").replace(/\.[a-z]+$/, "") : spec);
     out.push({ name: short, spec: resolved, written: spec, trace, description, config });
   };
   for (const [i, e] of raw.entries()) {
