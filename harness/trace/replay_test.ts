@@ -124,7 +124,7 @@ Deno.test(":loop keeps a migration that starts after the trace's end busy", asyn
   const config = {
     pages: 20_000,
     bandwidth: 128 * 2 ** 20,
-    startNs: 3e9, // the recording ends at 0.99 s
+    startNs: Math.ceil(openTrace(SORT).endNs / 1e9) * 1e9 + 1e9, // after the recording ends
     downtimeLimitNs: 0,
     maxRounds: 3,
   };
