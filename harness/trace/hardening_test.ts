@@ -184,7 +184,7 @@ Deno.test("binary traces: the recorded fixtures read exactly as recorded, v1 and
   const expected: Record<string, [number, number, string, number, number]> = {
     gcc: [1, 410681, "5426ab1a", 6801755556, 24716],
     python: [2, 2652874, "f23e1804", 14402231312, 33300],
-    sort: [2, 3012284, "6e41067d", 16334921772, 18058],
+    sort: [2, 1594177, "15d50ec4", 9160690684, 18756],
     sqlite: [2, 1689890, "a1c81e23", 7004837487, 37780],
     xz: [1, 773236, "c96f2b94", 7700817651, 6765],
   };
