@@ -13,6 +13,7 @@ import {
   importTrace,
   openTrace,
   readTraceHeader,
+  splitTraceSpec,
   TRACE_COMPRESSED,
   TRACE_READS,
   TRACE_VCPU,
@@ -29,8 +30,11 @@ usage:
   deno task trace info TRACE
 
 The binary format (version 2; version 1 files still read) is specified in
-fixtures/TRACE_FORMAT.md. The simulator reads all three forms:
-deno task sim --workload path/to/trace.pctrace[:offset=1GiB]
+fixtures/TRACE_FORMAT.md. The simulator reads all three forms, with options
+after the path (docs/workloads.md):
+deno task sim --workload path/to/trace.pctrace[:offset=1GiB][:spread[=10ms]][:loop]
+export and info take the options too (export writes spread times; a looped
+trace never ends, so neither takes :loop).
 `;
 
 /**
@@ -95,6 +99,12 @@ export function runTrace(args: string[], io: CliIo = stdio): Promise<number> {
     } else if (cmd === "info") {
       need(1);
       const w = openTrace(rest[0]);
+      if (!Number.isFinite(w.endNs)) {
+        throw new PrecopyError(
+          "config",
+          `trace info: '${rest[0]}' never ends (a looped trace); describe it without :loop`,
+        );
+      }
       const frames = w.minPages;
       const written = new Uint8Array(frames);
       let events = 0, writes = 0, touched = 0;
@@ -110,8 +120,9 @@ export function runTrace(args: string[], io: CliIo = stdio): Promise<number> {
       }
       const zero = w.zeroMap(frames, 0)?.reduce((a, b) => a + b, 0) ?? 0;
       const lines = [`trace      ${rest[0]}`];
-      if (rest[0].endsWith(".pctrace")) {
-        const h = readTraceHeader(rest[0]);
+      const file = splitTraceSpec(rest[0]).path;
+      if (file.endsWith(".pctrace")) {
+        const h = readTraceHeader(file);
         const flags = [
           h.flags & TRACE_READS ? "reads" : "",
           h.flags & TRACE_VCPU ? "vcpu ids" : "",

@@ -22,7 +22,7 @@
 import { PrecopyError } from "../errors.ts";
 import { withAtomicFileAsync, writeFileAtomic } from "../io.ts";
 import { FrameList } from "../memory.ts";
-import { TraceWriter } from "../trace/trace.ts";
+import { RECORD_INTERVAL_NS, TraceWriter } from "../trace/trace.ts";
 import { OP_READ, OP_WRITE } from "../workloads/workload.ts";
 
 /** How to record. */
@@ -209,7 +209,7 @@ async function recordWp(
   }
   const lib = await preloadLibrary(cc);
   const tmp = Deno.makeTempDirSync({ prefix: "pcl-record-" });
-  const interval = o.intervalNs ?? 10e6;
+  const interval = o.intervalNs ?? RECORD_INTERVAL_NS;
   try {
     const child = new Deno.Command(o.command[0], {
       args: o.command.slice(1),

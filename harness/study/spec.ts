@@ -17,7 +17,7 @@ import { PrecopyError } from "../errors.ts";
 import type { BoundDeclaration, LoadedPolicy, Params, ParamValue } from "../policy/contract.ts";
 import { loadPolicies, loadPolicy, resolveParams } from "../policy/loader.ts";
 import { REPORT_COLUMNS } from "../report/report.ts";
-import { isTraceSpec } from "../trace/trace.ts";
+import { isTraceSpec, splitTraceSpec } from "../trace/trace.ts";
 import { TRACKER_KINDS } from "../trackers/tracker.ts";
 import { formatDuration, parseBandwidth, parseCount, parseDuration, parseSize } from "../units.ts";
 
@@ -641,7 +641,7 @@ function expandWorkloads(
     const trace = isTraceSpec(spec) && !spec.startsWith("fit:");
     const resolved = trace ? resolve(base, spec) : spec;
     if (trace) {
-      const file = resolved.replace(/:offset=[^:]*$/, "");
+      const file = splitTraceSpec(resolved).path;
       try {
         Deno.statSync(file);
       } catch {
@@ -649,9 +649,7 @@ function expandWorkloads(
       }
     }
     const short = name ??
-      (trace
-        ? spec.replace(/:offset=[^:]*$/, "").replace(/^.*\//, "").replace(/\.[a-z]+$/, "")
-        : spec);
+      (trace ? splitTraceSpec(spec).path.replace(/^.*\//, "").replace(/\.[a-z]+$/, "") : spec);
     out.push({ name: short, spec: resolved, written: spec, trace, description, config });
   };
   for (const [i, e] of raw.entries()) {

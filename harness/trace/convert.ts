@@ -53,11 +53,13 @@ export function importTrace(
 
 /**
  * Writes any trace as CSV (`t_ns,frame,op,vcpu`) or JSONL, chosen by the output's ending.
+ * The input may carry trace options: `:spread` writes the spread times, `:offset=` the
+ * placed frames; a looped trace never ends and is refused.
  *
- * @param input a `.pctrace`, `.csv` or `.jsonl` trace
+ * @param input a `.pctrace`, `.csv` or `.jsonl` trace, with its options
  * @param output a `.csv` or `.jsonl` path
  * @returns the number of events written
- * @throws {PrecopyError} for a malformed input or an unknown output form
+ * @throws {PrecopyError} for a malformed input, a looped one or an unknown output form
  *
  * @example Usage
  * ```ts
@@ -78,5 +80,11 @@ export function exportTrace(input: string, output: string): number {
     throw new PrecopyError("config", `export: '${output}' must end in .csv or .jsonl`);
   }
   const src = openTrace(input);
+  if (!Number.isFinite(src.endNs)) {
+    throw new PrecopyError(
+      "config",
+      `export: '${input}' never ends (a looped trace); export it without :loop`,
+    );
+  }
   return TRACE_KINDS[json ? "jsonl" : "csv"].write(src, src.minPages, output);
 }

@@ -34,6 +34,12 @@ export const HEADER_BYTES = 32;
 export const BLOCK_HEADER_BYTES = 32;
 /** Bytes of the end block's payload: event count and last time. */
 export const END_PAYLOAD_BYTES = 16;
+/**
+ * The recorder's default sampling interval (`deno task record --interval`), ns: the
+ * interval a `:spread` trace spreads its bursts over and the gap a `:loop` trace leaves
+ * between passes, unless the spec gives another.
+ */
+export const RECORD_INTERVAL_NS = 10_000_000;
 /** Events per block written by the writer. */
 export const BLOCK_EVENTS = 65536;
 /** The most events a reader accepts in one block (bounds the memory of one block). */
@@ -67,10 +73,18 @@ export interface TraceHeader {
   nonZero: [number, number][];
 }
 
-/** A trace file opened as a workload, with what its header or first pass found. */
+/**
+ * A trace file opened as a workload, with what its header or first pass found. Its
+ * `endNs` (from {@link Workload}) is the time of its last access, in the workload's time
+ * (the time `startNs` is measured in): a migration that starts or runs past it sees an
+ * idle guest. A looped trace never ends (`endNs` is `Infinity`) and says how long one pass
+ * takes.
+ */
 export type TraceWorkload = Workload & {
-  /** Accesses in the trace. */
+  /** Accesses in the trace (in one pass, for a looped trace). */
   readonly events: number;
+  /** For a looped trace: the time between the starts of two passes, ns. */
+  readonly passNs?: number;
 };
 
 /**

@@ -8,14 +8,15 @@
  *
  * This module gathers the trace room's public names; each concern has its own file:
  * `format.ts` (header, checksums, constants), `binary.ts` (binary reader), `writer.ts`,
- * `text.ts` (CSV and JSONL reader), `open.ts` (the kinds by file ending) and `convert.ts`
- * (import and export).
+ * `text.ts` (CSV and JSONL reader), `open.ts` (the kinds by file ending and the spec's
+ * options), `replay.ts` (spread and looped replays) and `convert.ts` (import and export).
  *
  * @module
  */
 
 export {
   BLOCK_EVENTS,
+  RECORD_INTERVAL_NS,
   TRACE_COMPRESSED,
   TRACE_READS,
   TRACE_VCPU,
@@ -24,5 +25,15 @@ export {
 } from "./format.ts";
 export { readTraceHeader } from "./binary.ts";
 export { TraceWriter } from "./writer.ts";
-export { isTraceSpec, openTrace, TRACE_KINDS, type TraceKind } from "./open.ts";
+export {
+  isTraceSpec,
+  openTrace,
+  splitTraceSpec,
+  TRACE_KINDS,
+  TRACE_OPTIONS,
+  type TraceKind,
+  type TraceOption,
+  type TraceSpec,
+} from "./open.ts";
+export { LoopedTrace, SpreadTrace } from "./replay.ts";
 export { exportTrace, importTrace } from "./convert.ts";

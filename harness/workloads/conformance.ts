@@ -15,14 +15,16 @@
  * - `close()` is safe at any point (before reading, halfway, at the end, twice), and a
  *   stream read to its end or closed holds no file open;
  * - a trace's declared `events` and `endNs` are what a replay finds, its frames are below
- *   `minPages`, and a larger guest replays the same accesses.
+ *   `minPages`, and a larger guest replays the same accesses;
+ * - a looped trace (`passNs` set, `endNs` infinite) repeats: access `i + events` is access
+ *   `i` a period later.
  *
  * @module
  */
 
 import { type AccessChunk, type AccessStream, GENERATORS, type Workload } from "./workload.ts";
 import { parseWorkload } from "./spec.ts";
-import { TRACE_KINDS, TraceWriter } from "../trace/trace.ts";
+import { TRACE_KINDS, TRACE_OPTIONS, type TraceWorkload, TraceWriter } from "../trace/trace.ts";
 
 /** One check of the suite. */
 export interface WorkloadCheck {
@@ -215,8 +217,27 @@ export function workloadChecks(c: WorkloadCase, seed = 7): WorkloadCheck[] {
           return;
         }
         const [a] = drainAll(c, pages, [w.open(pages, seed)]);
+        const { events, passNs } = w as Partial<TraceWorkload>;
+        if (passNs !== undefined) {
+          if (w.endNs !== Infinity) fail(c, `a looped trace's endNs is ${w.endNs}, not Infinity`);
+          if (events === undefined) fail(c, "a looped trace does not say its events per pass");
+          if (events > 0 && a.t.length <= events) {
+            fail(c, `the limit ${c.limit} does not reach a second pass of ${events} accesses`);
+          }
+          for (let i = 0; i + events < a.t.length; i++) {
+            const j = i + events;
+            if (a.t[j] !== a.t[i] + passNs || a.pfn[j] !== a.pfn[i] || a.op[j] !== a.op[i]) {
+              fail(
+                c,
+                `access ${j} (${a.t[j]} ns, frame ${a.pfn[j]}) is not access ${i} (${
+                  a.t[i]
+                } ns, frame ${a.pfn[i]}) one period (${passNs} ns) later`,
+              );
+            }
+          }
+          return;
+        }
         if (a.t.length >= c.limit) return;
-        const events = (w as Workload & { events?: number }).events;
         if (events !== undefined && events !== a.t.length) {
           fail(c, `declares ${events} events but replays ${a.t.length}`);
         }
@@ -243,7 +264,7 @@ export function workloadChecks(c: WorkloadCase, seed = 7): WorkloadCheck[] {
           s2.close?.();
           s2.close?.();
           if (s2.close) s2.next(); // may return anything but must not throw
-          if (w.kind === "trace") {
+          if (w.kind === "trace" && Number.isFinite(w.endNs)) {
             const s3 = w.open(pages, seed);
             let n = 0;
             while (s3.next() !== null) {
@@ -263,7 +284,8 @@ export function workloadChecks(c: WorkloadCase, seed = 7): WorkloadCheck[] {
 /**
  * The workloads the suite covers: every generator in the registry, with its defaults and
  * with the common parameters, a mix of them all; a fixture of every trace kind (written
- * into `dir`), also at an offset; the given recorded traces; and a fit of each trace.
+ * into `dir`), with each trace option of `TRACE_OPTIONS` (and one with all of them); the
+ * given recorded traces; and a fit of each trace.
  *
  * @param dir a scratch directory for the fixtures
  * @param recorded recorded trace files to include (e.g. `fixtures/traces/*.pctrace`)
@@ -306,12 +328,21 @@ export function workloadCases(dir: string, recorded: readonly string[] = []): Wo
   w.close();
   const traces: string[] = [];
   const source = parseWorkload(base);
+  // An endless option is read for two and a half passes.
+  const limitOf = (endless: boolean) => endless ? 175_000 : Infinity;
+  const options = Object.values(TRACE_OPTIONS);
   for (const [ext, kind] of Object.entries(TRACE_KINDS)) {
     const path = `${dir}/fixture.${ext}`;
     kind.write(source, frames, path);
     traces.push(path);
-    cases.push({ spec: `${path}:offset=7`, limit: Infinity });
+    for (const o of options) {
+      cases.push({ spec: `${path}:${o.example}`, limit: limitOf(o.endless) });
+    }
   }
+  cases.push({
+    spec: `${traces[0]}:${options.map((o) => o.example).join(":")}`,
+    limit: limitOf(options.some((o) => o.endless)),
+  });
   traces.push(...recorded);
   for (const path of traces) {
     cases.push({ spec: path, limit: Infinity });

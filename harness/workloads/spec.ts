@@ -13,7 +13,8 @@ import { parseGenerator, type Workload } from "./workload.ts";
 /**
  * Parses a workload spec: a generator (`uniform:rate=200k`, `hotcold:hot=5%,hotShare=90%`,
  * `mix:uniform(rate=2k)+hotcold(rate=20k)`) or a trace file (`.pctrace`, `.csv` or
- * `.jsonl`, or anything with a `/`), optionally placed with `:offset=N|SIZE`.
+ * `.jsonl`, or anything with a `/`), with its options (`:offset=N|SIZE`, `:spread[=T]`,
+ * `:loop`; see `TRACE_OPTIONS` in `../trace/open.ts`).
  *
  * @param spec the spec
  * @param pageSize bytes per frame, for `footprint` sizes (default 4096)
