@@ -9,6 +9,7 @@
 
 import { parseArgs } from "node:util";
 import { PrecopyError } from "../errors.ts";
+import { writeFileAtomic } from "../io.ts";
 import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
 import { formatDuration, parseInteger } from "../units.ts";
 import { describeRun, loadStudy, type RunSpec, type StudyPlan } from "../study/spec.ts";
@@ -21,7 +22,6 @@ import {
   runsCsv,
   shardOf,
   type StopSignal,
-  writeAtomic,
 } from "../study/runner.ts";
 import { formatScreen, formatTables, summarize, summaryJson } from "../study/summary.ts";
 import { renderReport } from "../report/html.ts";
@@ -259,12 +259,12 @@ export async function writeOutputs(
 ): Promise<{ screen: string; tables: string; violations: string[] } | null> {
   const indices = [...lines.keys()].sort((a, b) => a - b);
   const sorted = indices.map((i) => lines.get(i)!);
-  writeAtomic(`${dir}/runs.jsonl`, sorted.length ? sorted.join("\n") + "\n" : "");
+  writeFileAtomic(`${dir}/runs.jsonl`, sorted.length ? sorted.join("\n") + "\n" : "");
   const records: RunRecord[] = sorted.map((l) => JSON.parse(l));
-  writeAtomic(`${dir}/runs.csv`, runsCsv(records));
+  writeFileAtomic(`${dir}/runs.csv`, runsCsv(records));
   const fails = [...failed].sort((a, b) => a.index - b.index);
   if (fails.length) {
-    writeAtomic(
+    writeFileAtomic(
       `${dir}/failures.jsonl`,
       fails.map((f) => JSON.stringify({ index: f.index, study: plan.hash, message: f.message }))
         .join("\n") + "\n",
@@ -275,10 +275,10 @@ export async function writeOutputs(
   } catch { /* none */ }
   if (!complete) return null;
   const summary = summarize(plan, records, fails.length);
-  writeAtomic(`${dir}/summary.json`, summaryJson(summary));
+  writeFileAtomic(`${dir}/summary.json`, summaryJson(summary));
   const tables = formatTables(summary);
-  writeAtomic(`${dir}/tables.txt`, tables);
-  writeAtomic(`${dir}/report.html`, await renderReport(summary));
+  writeFileAtomic(`${dir}/tables.txt`, tables);
+  writeFileAtomic(`${dir}/report.html`, await renderReport(summary));
   return {
     screen: formatScreen(summary),
     tables,
@@ -471,7 +471,7 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
   const lines = o.resume ? readDone(o.dir, plan.hash) : new Map<number, string>();
   const mine = o.shard ? shardOf(plan.runs, o.shard.k, o.shard.n) : plan.runs;
   const todo = mine.filter((r) => !lines.has(r.index));
-  writeAtomic(
+  writeFileAtomic(
     `${o.dir}/study.json`,
     JSON.stringify({ hash: plan.hash, shard: o.shard && { k: o.shard.k, n: o.shard.n }, plan }) +
       "\n",
@@ -520,7 +520,7 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
     if (listening) Deno.removeSignalListener("SIGINT", onSigint);
   }
   const seconds = (performance.now() - t0) / 1000;
-  writeAtomic(
+  writeFileAtomic(
     `${o.dir}/timing.json`,
     JSON.stringify({
       wallSeconds: Number(seconds.toFixed(3)),
@@ -640,7 +640,7 @@ async function runMerge(args: string[], io: CliIo): Promise<number> {
     );
   }
   Deno.mkdirSync(v.out, { recursive: true });
-  writeAtomic(
+  writeFileAtomic(
     `${v.out}/study.json`,
     JSON.stringify({ hash: plan!.hash, shard: null, plan }) + "\n",
   );

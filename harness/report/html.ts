@@ -564,7 +564,7 @@ figcaption{font-size:13px;max-width:520px}.no-plot{color:#a40;font-style:italic}
  *
  * @example Usage
  * ```ts ignore
- * writeAtomic(`${dir}/report.html`, await renderReport(summary));
+ * writeFileAtomic(`${dir}/report.html`, await renderReport(summary));
  * ```
  */
 export async function renderReport(s: Summary): Promise<string> {

@@ -209,28 +209,6 @@ export function runInPool(
   });
 }
 
-/**
- * Writes a file atomically: a temporary name in the same folder, then a rename.
- *
- * @param path the file
- * @param text its content
- *
- * @example Usage
- * ```ts
- * import { writeAtomic } from "./runner.ts";
- * import assert from "node:assert/strict";
- * const dir = Deno.makeTempDirSync();
- * writeAtomic(`${dir}/a.txt`, "hi");
- * assert.equal(Deno.readTextFileSync(`${dir}/a.txt`), "hi");
- * Deno.removeSync(dir, { recursive: true });
- * ```
- */
-export function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  Deno.writeTextFileSync(tmp, text);
-  Deno.renameSync(tmp, path);
-}
-
 /** The journal's file name in an output folder. */
 export const JOURNAL = "runs.journal";
 

@@ -788,12 +788,13 @@ export function formatTables(s: Summary): string {
 
 function floorNote(f: CellFloor): string {
   if (!f.stopCopyPages || !f.downtimeNs) return `stop-copy floor: not computed (${f.reason})`;
-  const p = f.stopCopyPages,
-    range = p.n > 1
-      ? `, replicates ${
-        Math.min(...f.replicates.map((r) => r.stopCopyPages)).toLocaleString("en-US")
-      }–${Math.max(...f.replicates.map((r) => r.stopCopyPages)).toLocaleString("en-US")}`
-      : "";
+  const p = f.stopCopyPages;
+  const lo = Math.min(...f.replicates.map((r) => r.stopCopyPages));
+  const hi = Math.max(...f.replicates.map((r) => r.stopCopyPages));
+  // the spread of the per-replicate floors, when there is one
+  const range = lo < hi
+    ? `, ${lo.toLocaleString("en-US")} to ${hi.toLocaleString("en-US")} by replicate`
+    : "";
   return `stop-copy floor [bound]: every run sends ≥ ${
     formatMetric("stopCopyPages", p.mean)
   } pages in stop-and-copy (mean of ${p.n}${range}) and has ≥ ${
@@ -839,7 +840,7 @@ export function formatProfiling(rows: ProfilingRow[]): string {
  *
  * @example Usage
  * ```ts ignore
- * writeAtomic(`${dir}/summary.json`, summaryJson(summary));
+ * writeFileAtomic(`${dir}/summary.json`, summaryJson(summary));
  * ```
  */
 export function summaryJson(s: Summary): string {
