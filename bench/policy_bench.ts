@@ -47,40 +47,48 @@ const round: RoundView = {
   endEstimateNs: 1.6e9 + 3.4e9,
 };
 
-for (const policy of await loadPolicies()) {
-  const m = policy.definition.meta;
-  Deno.bench({
-    name: m.name,
-    group: "order() on 1 M offered frames",
-    baseline: m.name === "sequential",
-    fn(b) {
-      const env: PolicyEnv = m.oracle
-        ? {
-          frames: FRAMES,
-          pageSize: 4096,
-          bandwidth: 1.25e9,
-          seed: 1,
-          history,
-          future: createFuture(workload, FRAMES, 1),
-          rates: writeRates(workload, FRAMES, 1, 5e9),
-        }
-        : { frames: FRAMES, pageSize: 4096, bandwidth: 1.25e9, seed: 1, history };
-      const inst = policy.definition.create(resolveParams(policy, {}), env);
-      // Round 1 stopped half-way (QEMU's rule re-synced mid-memory), so orders that resume
-      // from a cursor do real work too.
-      inst.onRoundEnd?.({
-        index: 1,
-        startNs: 1e9,
-        endNs: 1.6e9,
-        offered: FRAMES,
-        sent: FRAMES / 2,
-        deferred: FRAMES / 2,
-        dirtyAtSync: FRAMES / 8,
-        lastSent: FRAMES / 2 - 1,
-      });
-      b.start();
-      inst.order(round);
-      b.end();
-    },
-  });
+// The policy's own cost (imported in process), and the same calls through the sandbox's
+// worker: the difference is what the sandbox adds per round (docs/sandbox.md).
+const MODES = [
+  { group: "order() on 1 M offered frames, in process", sandbox: false },
+  { group: "order() on 1 M offered frames, through the sandbox", sandbox: true },
+];
+for (const { group, sandbox } of MODES) {
+  for (const policy of await loadPolicies(undefined, { sandbox })) {
+    const m = policy.definition.meta;
+    Deno.bench({
+      name: m.name,
+      group,
+      baseline: m.name === "sequential",
+      fn(b) {
+        const env: PolicyEnv = m.oracle
+          ? {
+            frames: FRAMES,
+            pageSize: 4096,
+            bandwidth: 1.25e9,
+            seed: 1,
+            history,
+            future: createFuture(workload, FRAMES, 1),
+            rates: writeRates(workload, FRAMES, 1, 5e9),
+          }
+          : { frames: FRAMES, pageSize: 4096, bandwidth: 1.25e9, seed: 1, history };
+        const inst = policy.definition.create(resolveParams(policy, {}), env);
+        // Round 1 stopped half-way (QEMU's rule re-synced mid-memory), so orders that resume
+        // from a cursor do real work too.
+        inst.onRoundEnd?.({
+          index: 1,
+          startNs: 1e9,
+          endNs: 1.6e9,
+          offered: FRAMES,
+          sent: FRAMES / 2,
+          deferred: FRAMES / 2,
+          dirtyAtSync: FRAMES / 8,
+          lastSent: FRAMES / 2 - 1,
+        });
+        b.start();
+        inst.order(round);
+        b.end();
+      },
+    });
+  }
 }
