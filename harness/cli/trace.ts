@@ -69,9 +69,19 @@ export function runTrace(args: string[], io: CliIo = stdio): Promise<number> {
       if (rest.length !== n) {
         throw new PrecopyError("config", `trace ${cmd}: expected ${n} path(s) (see --help)`);
       }
-      checkInputFile(rest[0]);
+      // export and info take trace options after the path (import reads the file as is).
+      const { path, options } = cmd === "import"
+        ? { path: rest[0], options: {} }
+        : splitTraceSpec(rest[0]);
+      if (Object.hasOwn(options, "loop")) {
+        throw new PrecopyError(
+          "config",
+          `trace ${cmd}: '${rest[0]}' never ends (a looped trace); ${cmd} it without :loop`,
+        );
+      }
+      checkInputFile(path);
       // The output replaces its file only once complete, and never the input it reads.
-      if (n === 2 && sameFile(rest[0], rest[1])) {
+      if (n === 2 && sameFile(path, rest[1])) {
         throw new PrecopyError(
           "config",
           `trace ${cmd}: '${rest[1]}' is the input file itself; write to another file`,
