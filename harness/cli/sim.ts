@@ -14,13 +14,13 @@ import {
   type FlagRow,
 } from "../config.ts";
 import { DEFAULT_MAX_EVENTS, simulate } from "../engine/engine.ts";
-import { checkMaxEvents } from "../engine/budget.ts";
+import { parseMaxEvents } from "../engine/budget.ts";
 import { PrecopyError } from "../errors.ts";
 import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
 import { loadPolicy, scanPolicies } from "../policy/loader.ts";
 import type { LoadedPolicy } from "../policy/contract.ts";
 import { formatReport } from "../report/report.ts";
-import { formatDuration, parseCount, parseDuration } from "../units.ts";
+import { formatDuration, parseDuration } from "../units.ts";
 import { DEFAULT_POLICY_TIMEOUT_MS } from "../policy/sandbox.ts";
 import { describeGenerators } from "../workloads/workload.ts";
 import { parseWorkload } from "../workloads/spec.ts";
@@ -239,7 +239,7 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
     const workload = parseWorkload((v.workload as string | undefined) ?? DEFAULT_WORKLOAD);
     const maxEvents = v["max-events"] === undefined
       ? DEFAULT_MAX_EVENTS
-      : checkMaxEvents(parseCount(v["max-events"] as string, "--max-events"), "--max-events");
+      : parseMaxEvents(v["max-events"] as string, "--max-events");
     const progress = io.interactive && !v.quiet;
     let shownMs = -Infinity;
     const report = simulate({

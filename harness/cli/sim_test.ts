@@ -166,3 +166,18 @@ Deno.test("runSim() prints the report's warnings on stderr and in the table", as
   assert.equal(JSON.parse(j.out).config.trackerCosts.scanEntryNs, 0.5);
   assert.doesNotMatch(j.err, /warning/);
 });
+
+Deno.test("--max-events takes Infinity, as its error offers", async () => {
+  const r = await sim([
+    "--pages",
+    "64",
+    "--workload",
+    "idle",
+    "--max-events",
+    "Infinity",
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const bad = await sim(["--pages", "64", "--max-events", "0"]);
+  assert.match(bad.err, /--max-events: '0' is not a whole number of at least 1 \(or Infinity/);
+});
