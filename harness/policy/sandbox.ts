@@ -84,9 +84,23 @@ const LOAD_MIN_MS = 60_000;
 
 function entrySource(policyUrl: string): string {
   // The harness module is evaluated first: it locks the realm before the policy runs.
+  // (A dynamic import of the policy would keep Deno from printing its own report of a
+  // file that does not parse, but it would load the policy's Node built-ins after the
+  // lock, which they do not survive.)
   return `import { deliver } from ${JSON.stringify(WORKER_URL)};\n` +
     `import * as policy from ${JSON.stringify(policyUrl)};\n` +
     `deliver(policy);\n`;
+}
+
+/**
+ * The first line of a worker's error, with where it happened (a code frame's
+ * `at file:line:col`) kept on that line: Deno's message carries the frame and a stack.
+ */
+function oneLine(message: string): string {
+  const first = message.split("\n")[0].replace(/^Uncaught \(in promise\) /, "")
+    .replace(/^Uncaught /, "");
+  const at = /\n\s+at (file:\S+:\d+:\d+)\s*$/m.exec(message);
+  return at && !first.includes(at[1]) ? `${first} (at ${at[1]})` : first;
 }
 
 /** Why a worker cannot be made, in words a user can act on. */
@@ -165,11 +179,7 @@ export class Sandbox {
     worker.onerror = (e) => {
       // A module that fails to load or evaluate ends here; never the host's process.
       e.preventDefault();
-      this.#loadError ??= (e.message ?? "the worker failed").replace(
-        /^Uncaught \(in promise\) /,
-        "",
-      )
-        .replace(/^Uncaught /, "");
+      this.#loadError ??= oneLine(e.message ?? "the worker failed");
       Atomics.store(ctrl, C_REPLY, R_DEAD);
       Atomics.notify(ctrl, C_REPLY);
     };

@@ -133,9 +133,12 @@ Deno.test("sandbox: a file that does not parse is one failing load naming the fi
     assert.deepEqual(policies.map((p) => p.definition.meta.name), ["sequential"]);
     assert.equal(broken.length, 1);
     assert.match(broken[0].file, /bad\.ts$/);
-    assert.match(broken[0].reason, /policy file .*bad\.ts: cannot be loaded: /);
+    assert.match(broken[0].reason, /policy file .*bad\.ts: cannot be loaded: SyntaxError: /);
+    assert.match(broken[0].reason, /\(at file:.*bad\.ts:\d+:\d+\)$/); // where, on one line
+    assert.doesNotMatch(broken[0].reason, /\n/);
     for (const p of policies) p.sandbox?.close();
     await assert.rejects(loadPolicy(`${dir}/bad.ts`), /bad\.ts: cannot be loaded/);
+    await assert.rejects(loadPolicy(dir), /policy file .*: is a directory/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
