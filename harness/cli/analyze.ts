@@ -5,9 +5,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type Analysis, analyzeWorkload } from "../workloads/analyze.ts";
-import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { type CliIo, parseFlags, reportError, runMain, stdio } from "./kit.ts";
 import { configFromFlags } from "../config.ts";
 import { PrecopyError } from "../errors.ts";
 import { parseFit, type RateClass } from "../workloads/fit.ts";
@@ -139,7 +138,7 @@ export function formatFit(f: FitComparison): string {
  */
 export function runAnalyze(args: string[], io: CliIo = stdio): Promise<number> {
   try {
-    const { values: v, positionals } = parseArgs({
+    const { values: v, positionals } = parseFlags({
       args,
       allowPositionals: true,
       options: {

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   configFlagRows,
   configFromFlags,
@@ -16,7 +15,7 @@ import {
 import { DEFAULT_MAX_EVENTS, simulate } from "../engine/engine.ts";
 import { parseMaxEvents } from "../engine/budget.ts";
 import { PrecopyError } from "../errors.ts";
-import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { type CliIo, parseFlags, reportError, runMain, stdio } from "./kit.ts";
 import { loadPolicy, scanPolicies } from "../policy/loader.ts";
 import type { LoadedPolicy } from "../policy/contract.ts";
 import { formatReport } from "../report/report.ts";
@@ -199,7 +198,7 @@ function policyLabel(
 export async function runSim(args: string[], io: CliIo = stdio): Promise<number> {
   let policy: LoadedPolicy | undefined;
   try {
-    const { values: v, positionals } = parseArgs({
+    const { values: v, positionals } = parseFlags({
       args,
       options: OPTIONS,
       allowPositionals: true,

@@ -4,8 +4,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { type CliIo, parseFlags, reportError, runMain, stdio } from "./kit.ts";
 import { PrecopyError } from "../errors.ts";
 import { checkInputFile, sameFile, withAtomicFile } from "../io.ts";
 import {
@@ -56,7 +55,7 @@ trace never ends, so neither takes :loop).
  */
 export function runTrace(args: string[], io: CliIo = stdio): Promise<number> {
   try {
-    const { values: v, positionals: [cmd, ...rest] } = parseArgs({
+    const { values: v, positionals: [cmd, ...rest] } = parseFlags({
       args,
       allowPositionals: true,
       options: { "no-compress": { type: "boolean" }, help: { type: "boolean", short: "h" } },

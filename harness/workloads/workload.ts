@@ -220,6 +220,7 @@ export const GENERATOR_NAMES: readonly string[] = [...Object.keys(GENERATORS), "
 function parseParams(spec: string, name: string, body: string, allowed: Params): Params {
   const out: Params = { ...allowed };
   if (body.trim() === "") return out;
+  const given = new Set<string>();
   for (const part of splitTop(body, ",")) {
     const eq = part.indexOf("=");
     if (eq <= 0) wErr(spec, `'${part}' is not k=v`);
@@ -230,6 +231,8 @@ function parseParams(spec: string, name: string, body: string, allowed: Params):
         `unknown parameter '${k}' for ${name}; accepted: ${Object.keys(allowed).join(", ")}`,
       );
     }
+    if (given.has(k)) wErr(spec, `parameter '${k}' is given twice; give it once`);
+    given.add(k);
     out[k] = part.slice(eq + 1).trim();
   }
   return out;
