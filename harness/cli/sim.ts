@@ -74,7 +74,7 @@ const RUN_FLAGS: readonly RunFlag[] = [
     name: "workload",
     type: "string",
     arg: "SPEC|PATH",
-    help: "generator spec name[:k=v,...] or a .csv trace",
+    help: "generator spec name[:k=v,...], or a trace file (.pctrace, .csv, .jsonl)",
     default: DEFAULT_WORKLOAD,
   },
   {
@@ -132,6 +132,9 @@ export function simFlagRows(): FlagRow[] {
   return [...runRows(false), ...configFlagRows(), ...runRows(true)];
 }
 
+/** What `mix` is, for `--help` and `--list` (it has no defaults of its own). */
+const MIX_HELP = "several at once: mix:uniform(rate=2k)+hotcold(rate=20k)";
+
 /** The `--help` text of `deno task sim`, generated from the flag tables. */
 export const SIM_HELP: string =
   `precopy-lab sim — run one pre-copy live migration and report its cost
@@ -139,7 +142,8 @@ export const SIM_HELP: string =
 usage: deno task sim [options]
 
 ${flagHelp(simFlagRows())}
-Sizes take KiB MiB GiB (and KB MB GB), times ns us ms s, rates k M G suffixes.
+Sizes take KiB MiB GiB (and KB MB GB), times ns us ms s, rates MB/s MiB/s Gbit/s ...,
+counts k M G suffixes (docs/cli.md).
 Generators (every one also takes footprint=SIZE|P%, zero=P%, reads=RATE):
 ${
     describeGenerators().map(([n, d, p]) =>
@@ -147,7 +151,7 @@ ${
     )
       .join("\n")
   }
-  mix         several at once: mix:uniform(rate=2k)+hotcold(rate=20k)
+  ${"mix".padEnd(11)} ${MIX_HELP}
 
 Examples:
   deno task sim --workload hotcold:rate=20k,hot=5% --policy staged-history
@@ -212,19 +216,41 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
     }
     if (v.list) {
       const { policies: all, broken } = await scanPolicies();
+      // A policy file given with --policy is listed too (it may live outside policies/).
+      const given = v.policy as string | undefined;
+      if (given !== undefined && /\/|\.[jt]s$/.test(given)) {
+        try {
+          const p = await loadPolicy(given);
+          if (all.some((q) => q.file === p.file)) p.sandbox?.close();
+          else all.push(p);
+        } catch (e) {
+          if (!(e instanceof PrecopyError)) throw e;
+          broken.push({ file: given, reason: e.message });
+        }
+      }
+      const generators: [string, string, string][] = [
+        ...describeGenerators(),
+        ["mix", MIX_HELP, ""],
+      ];
+      // One column for every name, however long.
+      const w = Math.max(
+        15,
+        ...all.map((p) => p.definition.meta.name.length),
+        ...generators.map(([n]) => n.length),
+      );
       io.out("policies:\n");
       for (const p of all) {
         const m = p.definition.meta;
         const d = Object.entries(m.defaults).map(([k, x]) => `${k}=${x}`).join(",");
         io.out(
-          `  ${m.name.padEnd(15)} ${policyLabel(m)}${m.description}${d ? ` (${d})` : ""}\n`,
+          `  ${m.name.padEnd(w)} ${policyLabel(m)}${m.description}${d ? ` (${d})` : ""}\n`,
         );
       }
-      for (const b of broken) io.out(`  ${"[broken]".padEnd(15)} ${b.reason}\n`);
+      for (const b of broken) io.out(`  ${"[broken]".padEnd(w)} ${b.reason}\n`);
       for (const p of all) p.sandbox?.close();
       io.out("generators:\n");
-      for (const [n, d, p] of describeGenerators()) {
-        io.out(`  ${n.padEnd(15)} ${d}${p ? ` (${p})` : ""}\n`);
+      for (const [n, d, p] of generators) {
+        io.out(`  ${n.padEnd(w)} ${d}${p ? ` (${p})` : ""}\n`);
       }
       return 0;
     }

@@ -110,6 +110,19 @@ Deno.test("runSim() --help and --list describe what there is", async () => {
   assert.match(l.out, /staged-history/);
   assert.match(l.out, /oracle +\[future-informed; bound on stopCopyPages in 1 regime\]/);
   assert.match(l.out, /rate-oracle +\[future-informed heuristic\]/);
+  assert.match(l.out, /^ {2}mix {13}several at once/m);
+  // Every description starts in one column, however long the names.
+  const cols = l.out.split("\n").filter((x) => x.startsWith("  "))
+    .map((x) => /^ {2}\S+ +/.exec(x)![0].length);
+  assert.equal(new Set(cols).size, 1, l.out);
+  // A policy file given with --policy is listed too, once; a broken one as [broken].
+  const dir = Deno.makeTempDirSync();
+  Deno.writeTextFileSync(`${dir}/bad.ts`, "export default {{\n");
+  const b = await sim(["--list", "--policy", `${dir}/bad.ts`]);
+  assert.match(b.out, /^ {2}\[broken\] +policy file .*bad\.ts: cannot be loaded: \S.*$/m);
+  const seq = await sim(["--list", "--policy", "policies/sequential.ts"]);
+  assert.equal(seq.out.match(/^ {2}sequential .*QEMU/gm)?.length, 1);
+  Deno.removeSync(dir, { recursive: true });
 });
 
 /** The rows of the Markdown table between `<!-- name:begin` and `<!-- name:end -->`. */

@@ -464,7 +464,11 @@ export function parseGenerator(spec: string, pageSize = 4096): Workload {
   }
   const def = Object.hasOwn(GENERATORS, name) ? GENERATORS[name] : undefined;
   if (!def) {
-    wErr(s, `unknown generator '${name}'; known: ${GENERATOR_NAMES.join(", ")}, or a .csv trace`);
+    wErr(
+      s,
+      `unknown generator '${name}'; known: ${GENERATOR_NAMES.join(", ")}, ` +
+        "or a trace file (.pctrace, .csv, .jsonl)",
+    );
   }
   const params = parseParams(s, name, body, { ...COMMON, ...def.defaults });
   return new GeneratorWorkload(s, name, params, pageSize);
