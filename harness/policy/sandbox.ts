@@ -53,6 +53,7 @@ import {
   SCAN_META,
   SCAN_STRIDE,
 } from "./sandbox_protocol.ts";
+import { CONTRACT_MARK, ContractBreach } from "./sandbox_protocol.ts";
 
 /**
  * The default time budget of one policy call (and of loading a policy file), in ms:
@@ -320,6 +321,9 @@ export class Sandbox {
     if (st === R_DONE) return;
     const why = this.#reason(st);
     if (st === R_DEAD) this.#kill();
+    if (st === R_ERROR && why.startsWith(CONTRACT_MARK)) {
+      throw new ContractBreach(`round ${round}: ${hook} ${why.slice(CONTRACT_MARK.length)}`);
+    }
     throw new Error(st === R_DEAD ? `${why} (in ${hook}, round ${round})` : why);
   }
 

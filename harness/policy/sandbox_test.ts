@@ -202,3 +202,30 @@ Deno.test("study: a policy that fails a run is one line (file and reason); the r
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("sandbox: an order the worker's checks refuse is reported as the engine's checks are", async () => {
+  const dir = Deno.makeTempDirSync();
+  const cases: [string, RegExp][] = [
+    [
+      "() => new Uint32Array(r.offered.length + 1)",
+      /^policy 'x' \(.*x0\.js\): round 1: order\(\) returned 4097 entries, more than the 4096 frames offered$/,
+    ],
+    [
+      "() => [undefined]",
+      /^policy 'x' \(.*x1\.js\): round 1: order\(\) returned undefined at position 0, which is not a frame number$/,
+    ],
+  ];
+  try {
+    for (const [i, [order, re]] of cases.entries()) {
+      const file = `${dir}/x${i}.js`; // JavaScript: a test run type-checks .ts policies
+      Deno.writeTextFileSync(
+        file,
+        `export default { meta: { name: "x", description: "d", defaults: {} },\n` +
+          `  create: () => ({ order: (r) => (${order})() }) };\n`,
+      );
+      await fails(file, re);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
