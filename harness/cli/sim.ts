@@ -68,7 +68,7 @@ const RUN_FLAGS: readonly RunFlag[] = [
     type: "string",
     arg: "T",
     help: "time budget of each call into the (sandboxed) policy; past it the run ends",
-    default: formatDuration(DEFAULT_POLICY_TIMEOUT_MS * 1e6),
+    default: `${DEFAULT_POLICY_TIMEOUT_MS / 1000}s`,
   },
   {
     name: "workload",

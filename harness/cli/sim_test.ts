@@ -66,6 +66,12 @@ Deno.test("runSim() names the flag and the accepted form for bad values", async 
     [["--param", "window"], /--param: 'window' is not k=v/],
     [["--policy", "hot-defer", "--param", "windw=3"], /unknown parameter 'windw'/],
     [["--workload", "uniform:rate=-5"], /rate: '-5' is not a number/],
+    [["--policy-timeout", "0"], /^error: --policy-timeout: '0' must be greater than 0\n$/],
+    [["--workload", "phases:period=0"], /period: '0' must be greater than 0\n$/],
+    [
+      ["--policy-timeout", "1ns"],
+      /create\(\) gave no answer within 1 ns \(the --policy-timeout budget\)/,
+    ],
     [["--frobnicate"], /Unknown option '--frobnicate'/],
     [["extra"], /unexpected argument 'extra'/],
   ];
@@ -174,6 +180,7 @@ Deno.test("--help lists every flag sim accepts, each item's default beside it", 
   assert.match(h, /--min-pending N .* +\[off\]\n/);
   assert.match(h, /--tracker KIND +dirty tracking: ept-ad, wp, pml, dirty-ring +\[ept-ad\]\n/);
   assert.match(h, /--ept-leaf SIZE .* +\[4KiB\]\n/);
+  assert.match(h, /--policy-timeout T [^[]* \[300s\]\n/);
   assert.match(h, /--start T, --warmup T .* +\[1s\]\n/);
   for (const line of h.split("\n")) assert.ok(line.length <= 93, line);
 });

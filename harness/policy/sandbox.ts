@@ -16,6 +16,7 @@
  */
 
 import { PrecopyError } from "../errors.ts";
+import { formatDuration } from "../units.ts";
 import type { BatchView, Policy, PolicyEnv, RoundStats, RoundView, ScanView } from "./contract.ts";
 import {
   C_CB,
@@ -226,8 +227,8 @@ export class Sandbox {
     return new PrecopyError(
       "policy",
       `policy file ${this.file}: cannot be loaded: it did not finish loading within ${
-        this.#loadBudget / 1000
-      } s`,
+        formatDuration(this.#loadBudget * 1e6)
+      }`,
     );
   }
 
@@ -285,9 +286,12 @@ export class Sandbox {
       if (st !== 0) return st;
       if (budget <= 0) {
         this.#kill();
+        // create() (and its buffers' set-up) comes before any round.
+        const where = hook === "create()" ? "" : ` in round ${round}`;
         throw new Error(
-          `timed out: ${hook} gave no answer within ${this.timeoutMs / 1000} s in round ${round} ` +
-            "(the --policy-timeout budget); the policy's worker was stopped",
+          `timed out: ${hook} gave no answer within ${
+            formatDuration(this.timeoutMs * 1e6)
+          }${where} (the --policy-timeout budget); the policy's worker was stopped`,
         );
       }
     }
