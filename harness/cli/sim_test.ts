@@ -84,6 +84,11 @@ Deno.test("runSim() names the flag and the accepted form for bad values", async 
   }
   const m = await sim(["--memory", "1000"]);
   assert.match(m.err, /--memory: '1000' is not a positive multiple of the 4096-byte page/);
+  const gb = await sim(["--memory", "1GB"]);
+  assert.match(
+    gb.err,
+    /--memory: '1GB' is not a positive multiple .* \(1GB = 10\^9 bytes; did you mean 1GiB\?\)\n$/,
+  );
   const both = await sim(["--memory", "1GiB", "--pages", "8"]);
   assert.match(both.err, /--memory and --pages both given/);
 });

@@ -153,7 +153,10 @@ Deno.test("sim: --policy-timeout ends an endless policy with one line and status
   };
   const [code, err] = await sim("--policy", hostile("loop-in-order"), "--policy-timeout", "300ms");
   assert.equal(code, 2);
-  assert.match(err, /^error: policy 'loop-in-order' .*timed out: order\(\) .*300\.00 ms in round 1/);
+  assert.match(
+    err,
+    /^error: policy 'loop-in-order' .*timed out: order\(\) .*300\.00 ms in round 1/,
+  );
   assert.equal(err.trim().split("\n").length, 1);
   for (
     const [args, re] of [
