@@ -171,6 +171,20 @@ function parseParamFlags(list: string[] | undefined): Record<string, string> {
 }
 
 /**
+/**
+ * Refuses a flag that would change nothing, so that a run is not read as showing its
+ * effect (docs/cli.md): `--count-missed` without `--no-flush` (a flushed run misses no
+ * write, so there is nothing to count).
+ */
+function checkEffective(v: Record<string, unknown>): void {
+  if (v["count-missed"] && !v["no-flush"]) {
+    throw new PrecopyError(
+      "config",
+      "--count-missed has an effect only with --no-flush (a flushed run misses no write)",
+    );
+  }
+}
+
 /** `--list`'s label: what a policy claims (docs/bounds.md). */
 function policyLabel(
   m: { oracle?: boolean; bound?: { quantity: string; regimes: readonly unknown[] } },
@@ -255,6 +269,7 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
       return 0;
     }
     const config = configFromFlags(v);
+    checkEffective(v);
     const timeout = v["policy-timeout"] as string | undefined;
     policy = await loadPolicy((v.policy as string | undefined) ?? DEFAULT_POLICY, {
       timeoutMs: timeout === undefined

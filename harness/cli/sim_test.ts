@@ -59,6 +59,7 @@ Deno.test("runSim() names the flag and the accepted form for bad values", async 
     [["--vcpus", "0"], /--vcpus: '0' is not a whole number from 1/],
     [["--ept-leaf", "1MiB"], /--ept-leaf: '1MiB' is not 4KiB or 2MiB/],
     [["--no-flush", "--tracker", "wp"], /--no-flush is modelled for --tracker ept-ad only/],
+    [["--count-missed"], /--count-missed has an effect only with --no-flush/],
     [
       ["--tracker", "dirty-ring", "--ring-entries", "1000"],
       /--ring-entries: '1000' is not a power of two from 256 to 65536/,
