@@ -763,6 +763,19 @@ function readFlag(f: ConfigFlag, text: string): number {
   }
 }
 
+/** For a size in decimal units that is not a whole number of pages: what was probably meant. */
+function decimalHint(f: ConfigFlag, text: unknown, value: ConfigValue): string {
+  if (f.syntax !== "size" || f.scale === undefined || typeof text !== "string") return "";
+  if (typeof value !== "number" || Number.isInteger(value)) return "";
+  const m = /^\s*([0-9.eE+-]+)\s*([kKMGT])B\s*$/.exec(text);
+  if (!m) return "";
+  const power = { k: 3, K: 3, M: 6, G: 9, T: 12 }[m[2]]!;
+  const bin = `${m[1]}${m[2].toUpperCase().replace("K", "Ki").replace(/^([MGT])$/, "$1i")}B`;
+  return ` (${m[1]}${m[2]}B = ${
+    m[1] === "1" ? "" : `${m[1]} × `
+  }10^${power} bytes; did you mean ${bin}?)`;
+}
+
 /**
  * Turns command-line flags into configuration overrides, checked as {@link resolveConfig}
  * checks them (the error shows the text given). Used by `sim`, `analyze` and the bench;
@@ -804,7 +817,11 @@ export function configFromFlags(v: FlagValues): ConfigInput {
       value = given.scale === undefined ? n : n / given.scale;
     }
     if (!item.accepts(value)) {
-      configError(given.flag, String(text), given.form ?? item.form);
+      configError(
+        given.flag,
+        String(text),
+        (given.form ?? item.form) + decimalHint(given, text, value),
+      );
     }
     setField(c, item.field, value);
   }

@@ -119,10 +119,16 @@ export function parseBandwidth(value: string, what: string): number {
  * import assert from "node:assert/strict";
  * assert.equal(parseDuration("300ms", "--downtime-limit"), 300_000_000);
  * assert.equal(parseDuration("1.5ns", "--cost-scan-entry", false), 1.5);
+ * assert.throws(() => parseDuration("0", "--policy-timeout"), /'0' must be greater than 0/);
  * ```
  */
 export function parseDuration(value: string, what: string, round = true): number {
   const form = "a duration such as 300ms, 1s, 20us or 500ns";
+  // A bare 0 needs no unit where zero is allowed (those callers take it before this);
+  // here it is not, and saying so is clearer than asking for a unit.
+  if (value.trim() === "0") {
+    throw new PrecopyError("config", `${what}: '${value}' must be greater than 0`);
+  }
   const [n, unit] = split(value, what, form);
   const mul = Object.hasOwn(TIME_UNITS, unit) ? TIME_UNITS[unit] : undefined;
   if (mul === undefined) fail(what, value, form);

@@ -5,15 +5,14 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type Analysis, analyzeWorkload } from "../workloads/analyze.ts";
-import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { type CliIo, parseFlags, reportError, runMain, stdio } from "./kit.ts";
 import { configFromFlags } from "../config.ts";
 import { PrecopyError } from "../errors.ts";
 import { parseFit, type RateClass } from "../workloads/fit.ts";
 import { formatTable } from "../report/report.ts";
-import { formatBytes, formatDuration, parseCount, parseDuration } from "../units.ts";
-import { budgetedWorkload, checkMaxEvents, DEFAULT_MAX_EVENTS } from "../engine/budget.ts";
+import { formatBytes, formatDuration, parseDuration } from "../units.ts";
+import { budgetedWorkload, DEFAULT_MAX_EVENTS, parseMaxEvents } from "../engine/budget.ts";
 import { parseWorkload } from "../workloads/spec.ts";
 
 /** The `--help` text of `deno task analyze`. */
@@ -139,7 +138,7 @@ export function formatFit(f: FitComparison): string {
  */
 export function runAnalyze(args: string[], io: CliIo = stdio): Promise<number> {
   try {
-    const { values: v, positionals } = parseArgs({
+    const { values: v, positionals } = parseFlags({
       args,
       allowPositionals: true,
       options: {
@@ -168,7 +167,7 @@ export function runAnalyze(args: string[], io: CliIo = stdio): Promise<number> {
     const c = configFromFlags(v);
     const maxEvents = v["max-events"] === undefined
       ? DEFAULT_MAX_EVENTS
-      : checkMaxEvents(parseCount(v["max-events"], "--max-events"), "--max-events");
+      : parseMaxEvents(v["max-events"], "--max-events");
     const workload = budgetedWorkload(parseWorkload(positionals[0]), maxEvents, "the analysis");
     const pages = c.pages ?? (workload.kind === "trace" ? workload.minPages : 262144);
     const bandwidth = c.bandwidth ?? 128 * 1024 * 1024;

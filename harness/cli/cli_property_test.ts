@@ -261,6 +261,10 @@ Deno.test("sim: flags given twice, empty or as a switch, and stray arguments", a
       ["--workload", "hotcold:hot=NaN"],
       ["--workload", "phases:period=0"],
       ["--workload", "uniform:constructor=1"],
+      ["--workload", "hotcold:rate=5k,rate=6k"],
+      ["--policy", "random", "--policy", "sequential"],
+      ["--memory", "8MiB", "--memory=16MiB"],
+      ["--seed", "1", "--seed", "1"],
     ]
   ) {
     const r = await run(runSim, ["--pages", "64", "--json", "--max-events", "2e5", ...args]);

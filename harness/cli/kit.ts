@@ -6,8 +6,48 @@
  * @module
  */
 
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { PrecopyError } from "../errors.ts";
 import { ioError, ioPath, ioReason } from "../io.ts";
+
+/**
+ * `node:util`'s parseArgs, refusing a flag that takes one value given more than once
+ * (parseArgs would keep the last silently). Switches may repeat: they mean the same.
+ *
+ * @param config parseArgs' configuration
+ * @returns parseArgs' result
+ * @throws {PrecopyError} naming the flag given twice (and whatever parseArgs throws)
+ *
+ * @example Usage
+ * ```ts
+ * import { parseFlags } from "./kit.ts";
+ * import assert from "node:assert/strict";
+ * const options = { seed: { type: "string" as const } };
+ * assert.equal(parseFlags({ args: ["--seed", "1"], options }).values.seed, "1");
+ * assert.throws(
+ *   () => parseFlags({ args: ["--seed", "1", "--seed=2"], options }),
+ *   /--seed is given twice \('1' and '2'\); give it once/,
+ * );
+ * ```
+ */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const { tokens } = parseArgs({ ...config, tokens: true });
+  const first = new Map<string, string>();
+  for (const t of tokens ?? []) {
+    if (t.kind !== "option" || t.value === undefined) continue;
+    const o = config.options?.[t.name];
+    if (o?.multiple) continue;
+    const before = first.get(t.name);
+    if (before !== undefined) {
+      throw new PrecopyError(
+        "config",
+        `--${t.name} is given twice ('${before}' and '${t.value}'); give it once`,
+      );
+    }
+    first.set(t.name, t.value);
+  }
+  return parseArgs(config);
+}
 
 /** Output sinks, so tests can capture them. */
 export interface CliIo {

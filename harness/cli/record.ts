@@ -4,8 +4,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { type CliIo, parseFlags, reportError, runMain, stdio } from "./kit.ts";
 import { PrecopyError } from "../errors.ts";
 import { record } from "../record/record.ts";
 import { formatDuration, parseCount, parseDuration } from "../units.ts";
@@ -40,7 +39,7 @@ export async function runRecord(args: string[], io: CliIo = stdio): Promise<numb
     const dash = args.indexOf("--");
     const own = dash < 0 ? args : args.slice(0, dash);
     const command = dash < 0 ? [] : args.slice(dash + 1);
-    const { values: v, positionals } = parseArgs({
+    const { values: v, positionals } = parseFlags({
       args: own,
       allowPositionals: true,
       options: {

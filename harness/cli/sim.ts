@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   configFlagRows,
   configFromFlags,
@@ -14,13 +13,13 @@ import {
   type FlagRow,
 } from "../config.ts";
 import { DEFAULT_MAX_EVENTS, simulate } from "../engine/engine.ts";
-import { checkMaxEvents } from "../engine/budget.ts";
+import { parseMaxEvents } from "../engine/budget.ts";
 import { PrecopyError } from "../errors.ts";
-import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { type CliIo, parseFlags, reportError, runMain, stdio } from "./kit.ts";
 import { loadPolicy, scanPolicies } from "../policy/loader.ts";
 import type { LoadedPolicy } from "../policy/contract.ts";
 import { formatReport } from "../report/report.ts";
-import { formatDuration, parseCount, parseDuration } from "../units.ts";
+import { formatDuration, parseDuration } from "../units.ts";
 import { DEFAULT_POLICY_TIMEOUT_MS } from "../policy/sandbox.ts";
 import { describeGenerators } from "../workloads/workload.ts";
 import { parseWorkload } from "../workloads/spec.ts";
@@ -69,13 +68,13 @@ const RUN_FLAGS: readonly RunFlag[] = [
     type: "string",
     arg: "T",
     help: "time budget of each call into the (sandboxed) policy; past it the run ends",
-    default: formatDuration(DEFAULT_POLICY_TIMEOUT_MS * 1e6),
+    default: `${DEFAULT_POLICY_TIMEOUT_MS / 1000}s`,
   },
   {
     name: "workload",
     type: "string",
     arg: "SPEC|PATH",
-    help: "generator spec name[:k=v,...] or a .csv trace",
+    help: "generator spec name[:k=v,...], or a trace file (.pctrace, .csv, .jsonl)",
     default: DEFAULT_WORKLOAD,
   },
   {
@@ -133,6 +132,9 @@ export function simFlagRows(): FlagRow[] {
   return [...runRows(false), ...configFlagRows(), ...runRows(true)];
 }
 
+/** What `mix` is, for `--help` and `--list` (it has no defaults of its own). */
+const MIX_HELP = "several at once: mix:uniform(rate=2k)+hotcold(rate=20k)";
+
 /** The `--help` text of `deno task sim`, generated from the flag tables. */
 export const SIM_HELP: string =
   `precopy-lab sim — run one pre-copy live migration and report its cost
@@ -140,7 +142,8 @@ export const SIM_HELP: string =
 usage: deno task sim [options]
 
 ${flagHelp(simFlagRows())}
-Sizes take KiB MiB GiB (and KB MB GB), times ns us ms s, rates k M G suffixes.
+Sizes take KiB MiB GiB (and KB MB GB), times ns us ms s, rates MB/s MiB/s Gbit/s ...,
+counts k M G suffixes (docs/cli.md).
 Generators (every one also takes footprint=SIZE|P%, zero=P%, reads=RATE):
 ${
     describeGenerators().map(([n, d, p]) =>
@@ -148,7 +151,7 @@ ${
     )
       .join("\n")
   }
-  mix         several at once: mix:uniform(rate=2k)+hotcold(rate=20k)
+  ${"mix".padEnd(11)} ${MIX_HELP}
 
 Examples:
   deno task sim --workload hotcold:rate=20k,hot=5% --policy staged-history
@@ -168,6 +171,20 @@ function parseParamFlags(list: string[] | undefined): Record<string, string> {
 }
 
 /**
+/**
+ * Refuses a flag that would change nothing, so that a run is not read as showing its
+ * effect (docs/cli.md): `--count-missed` without `--no-flush` (a flushed run misses no
+ * write, so there is nothing to count).
+ */
+function checkEffective(v: Record<string, unknown>): void {
+  if (v["count-missed"] && !v["no-flush"]) {
+    throw new PrecopyError(
+      "config",
+      "--count-missed has an effect only with --no-flush (a flushed run misses no write)",
+    );
+  }
+}
+
 /** `--list`'s label: what a policy claims (docs/bounds.md). */
 function policyLabel(
   m: { oracle?: boolean; bound?: { quantity: string; regimes: readonly unknown[] } },
@@ -199,7 +216,7 @@ function policyLabel(
 export async function runSim(args: string[], io: CliIo = stdio): Promise<number> {
   let policy: LoadedPolicy | undefined;
   try {
-    const { values: v, positionals } = parseArgs({
+    const { values: v, positionals } = parseFlags({
       args,
       options: OPTIONS,
       allowPositionals: true,
@@ -213,23 +230,46 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
     }
     if (v.list) {
       const { policies: all, broken } = await scanPolicies();
+      // A policy file given with --policy is listed too (it may live outside policies/).
+      const given = v.policy as string | undefined;
+      if (given !== undefined && /\/|\.[jt]s$/.test(given)) {
+        try {
+          const p = await loadPolicy(given);
+          if (all.some((q) => q.file === p.file)) p.sandbox?.close();
+          else all.push(p);
+        } catch (e) {
+          if (!(e instanceof PrecopyError)) throw e;
+          broken.push({ file: given, reason: e.message });
+        }
+      }
+      const generators: [string, string, string][] = [
+        ...describeGenerators(),
+        ["mix", MIX_HELP, ""],
+      ];
+      // One column for every name, however long.
+      const w = Math.max(
+        15,
+        ...all.map((p) => p.definition.meta.name.length),
+        ...generators.map(([n]) => n.length),
+      );
       io.out("policies:\n");
       for (const p of all) {
         const m = p.definition.meta;
         const d = Object.entries(m.defaults).map(([k, x]) => `${k}=${x}`).join(",");
         io.out(
-          `  ${m.name.padEnd(15)} ${policyLabel(m)}${m.description}${d ? ` (${d})` : ""}\n`,
+          `  ${m.name.padEnd(w)} ${policyLabel(m)}${m.description}${d ? ` (${d})` : ""}\n`,
         );
       }
-      for (const b of broken) io.out(`  ${"[broken]".padEnd(15)} ${b.reason}\n`);
+      for (const b of broken) io.out(`  ${"[broken]".padEnd(w)} ${b.reason}\n`);
       for (const p of all) p.sandbox?.close();
       io.out("generators:\n");
-      for (const [n, d, p] of describeGenerators()) {
-        io.out(`  ${n.padEnd(15)} ${d}${p ? ` (${p})` : ""}\n`);
+      for (const [n, d, p] of generators) {
+        io.out(`  ${n.padEnd(w)} ${d}${p ? ` (${p})` : ""}\n`);
       }
       return 0;
     }
     const config = configFromFlags(v);
+    checkEffective(v);
     const timeout = v["policy-timeout"] as string | undefined;
     policy = await loadPolicy((v.policy as string | undefined) ?? DEFAULT_POLICY, {
       timeoutMs: timeout === undefined
@@ -239,7 +279,7 @@ export async function runSim(args: string[], io: CliIo = stdio): Promise<number>
     const workload = parseWorkload((v.workload as string | undefined) ?? DEFAULT_WORKLOAD);
     const maxEvents = v["max-events"] === undefined
       ? DEFAULT_MAX_EVENTS
-      : checkMaxEvents(parseCount(v["max-events"] as string, "--max-events"), "--max-events");
+      : parseMaxEvents(v["max-events"] as string, "--max-events");
     const progress = io.interactive && !v.quiet;
     let shownMs = -Infinity;
     const report = simulate({

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { CliIo } from "./kit.ts";
 import { CONFIG_ITEMS, flagTable, libraryOnlyTable } from "../config.ts";
 import { runSim, SIM_HELP, simFlagRows } from "./sim.ts";
+import { alignTable, replaceSection } from "./docs.ts";
 
 async function sim(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "", err = "";
@@ -58,6 +59,7 @@ Deno.test("runSim() names the flag and the accepted form for bad values", async 
     [["--vcpus", "0"], /--vcpus: '0' is not a whole number from 1/],
     [["--ept-leaf", "1MiB"], /--ept-leaf: '1MiB' is not 4KiB or 2MiB/],
     [["--no-flush", "--tracker", "wp"], /--no-flush is modelled for --tracker ept-ad only/],
+    [["--count-missed"], /--count-missed has an effect only with --no-flush/],
     [
       ["--tracker", "dirty-ring", "--ring-entries", "1000"],
       /--ring-entries: '1000' is not a power of two from 256 to 65536/,
@@ -65,6 +67,12 @@ Deno.test("runSim() names the flag and the accepted form for bad values", async 
     [["--param", "window"], /--param: 'window' is not k=v/],
     [["--policy", "hot-defer", "--param", "windw=3"], /unknown parameter 'windw'/],
     [["--workload", "uniform:rate=-5"], /rate: '-5' is not a number/],
+    [["--policy-timeout", "0"], /^error: --policy-timeout: '0' must be greater than 0\n$/],
+    [["--workload", "phases:period=0"], /period: '0' must be greater than 0\n$/],
+    [
+      ["--policy-timeout", "1ns"],
+      /create\(\) gave no answer within 1 ns \(the --policy-timeout budget\)/,
+    ],
     [["--frobnicate"], /Unknown option '--frobnicate'/],
     [["extra"], /unexpected argument 'extra'/],
   ];
@@ -77,6 +85,11 @@ Deno.test("runSim() names the flag and the accepted form for bad values", async 
   }
   const m = await sim(["--memory", "1000"]);
   assert.match(m.err, /--memory: '1000' is not a positive multiple of the 4096-byte page/);
+  const gb = await sim(["--memory", "1GB"]);
+  assert.match(
+    gb.err,
+    /--memory: '1GB' is not a positive multiple .* \(1GB = 10\^9 bytes; did you mean 1GiB\?\)\n$/,
+  );
   const both = await sim(["--memory", "1GiB", "--pages", "8"]);
   assert.match(both.err, /--memory and --pages both given/);
 });
@@ -109,6 +122,19 @@ Deno.test("runSim() --help and --list describe what there is", async () => {
   assert.match(l.out, /staged-history/);
   assert.match(l.out, /oracle +\[future-informed; bound on stopCopyPages in 1 regime\]/);
   assert.match(l.out, /rate-oracle +\[future-informed heuristic\]/);
+  assert.match(l.out, /^ {2}mix {13}several at once/m);
+  // Every description starts in one column, however long the names.
+  const cols = l.out.split("\n").filter((x) => x.startsWith("  "))
+    .map((x) => /^ {2}\S+ +/.exec(x)![0].length);
+  assert.equal(new Set(cols).size, 1, l.out);
+  // A policy file given with --policy is listed too, once; a broken one as [broken].
+  const dir = Deno.makeTempDirSync();
+  Deno.writeTextFileSync(`${dir}/bad.ts`, "export default {{\n");
+  const b = await sim(["--list", "--policy", `${dir}/bad.ts`]);
+  assert.match(b.out, /^ {2}\[broken\] +policy file .*bad\.ts: cannot be loaded: \S.*$/m);
+  const seq = await sim(["--list", "--policy", "policies/sequential.ts"]);
+  assert.equal(seq.out.match(/^ {2}sequential .*QEMU/gm)?.length, 1);
+  Deno.removeSync(dir, { recursive: true });
 });
 
 /** The rows of the Markdown table between `<!-- name:begin` and `<!-- name:end -->`. */
@@ -130,6 +156,15 @@ Deno.test("docs/cli.md's flag tables are the ones the config table generates", a
   const doc = await Deno.readTextFile(new URL("../../docs/cli.md", import.meta.url));
   assert.deepEqual(tableIn(doc, "sim-flags"), tableRows(flagTable(simFlagRows())));
   assert.deepEqual(tableIn(doc, "library-items"), tableRows(libraryOnlyTable()));
+  // deno task docs writes them as deno fmt lays them out: regenerating changes nothing.
+  assert.equal(
+    replaceSection(
+      replaceSection(doc, "sim-flags", alignTable(flagTable(simFlagRows()))),
+      "library-items",
+      alignTable(libraryOnlyTable()),
+    ),
+    doc,
+  );
 });
 
 Deno.test("--help lists every flag sim accepts, each item's default beside it", async () => {
@@ -151,6 +186,7 @@ Deno.test("--help lists every flag sim accepts, each item's default beside it", 
   assert.match(h, /--min-pending N .* +\[off\]\n/);
   assert.match(h, /--tracker KIND +dirty tracking: ept-ad, wp, pml, dirty-ring +\[ept-ad\]\n/);
   assert.match(h, /--ept-leaf SIZE .* +\[4KiB\]\n/);
+  assert.match(h, /--policy-timeout T [^[]* \[300s\]\n/);
   assert.match(h, /--start T, --warmup T .* +\[1s\]\n/);
   for (const line of h.split("\n")) assert.ok(line.length <= 93, line);
 });
@@ -165,4 +201,19 @@ Deno.test("runSim() prints the report's warnings on stderr and in the table", as
   assert.deepEqual(JSON.parse(j.out).warnings, []);
   assert.equal(JSON.parse(j.out).config.trackerCosts.scanEntryNs, 0.5);
   assert.doesNotMatch(j.err, /warning/);
+});
+
+Deno.test("--max-events takes Infinity, as its error offers", async () => {
+  const r = await sim([
+    "--pages",
+    "64",
+    "--workload",
+    "idle",
+    "--max-events",
+    "Infinity",
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const bad = await sim(["--pages", "64", "--max-events", "0"]);
+  assert.match(bad.err, /--max-events: '0' is not a whole number of at least 1 \(or Infinity/);
 });

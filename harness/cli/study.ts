@@ -7,10 +7,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { PrecopyError } from "../errors.ts";
 import { writeFileAtomic } from "../io.ts";
-import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { type CliIo, parseFlags, reportError, runMain, stdio } from "./kit.ts";
 import { formatDuration, parseInteger } from "../units.ts";
 import { describeRun, loadStudy, type RunSpec, type StudyPlan } from "../study/spec.ts";
 import {
@@ -334,7 +333,7 @@ export async function runStudy(
 ): Promise<number> {
   try {
     if (args[0] === "merge") return await runMerge(args.slice(1), io);
-    const { values: v, positionals } = parseArgs({
+    const { values: v, positionals } = parseFlags({
       args,
       options: RUN_OPTIONS,
       allowPositionals: true,
@@ -577,7 +576,7 @@ interface StudyFile {
 }
 
 async function runMerge(args: string[], io: CliIo): Promise<number> {
-  const { values: v, positionals } = parseArgs({
+  const { values: v, positionals } = parseFlags({
     args,
     options: {
       out: { type: "string" },

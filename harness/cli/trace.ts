@@ -4,8 +4,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { type CliIo, reportError, runMain, stdio } from "./kit.ts";
+import { type CliIo, parseFlags, reportError, runMain, stdio } from "./kit.ts";
 import { PrecopyError } from "../errors.ts";
 import { checkInputFile, sameFile, withAtomicFile } from "../io.ts";
 import {
@@ -56,7 +55,7 @@ trace never ends, so neither takes :loop).
  */
 export function runTrace(args: string[], io: CliIo = stdio): Promise<number> {
   try {
-    const { values: v, positionals: [cmd, ...rest] } = parseArgs({
+    const { values: v, positionals: [cmd, ...rest] } = parseFlags({
       args,
       allowPositionals: true,
       options: { "no-compress": { type: "boolean" }, help: { type: "boolean", short: "h" } },
@@ -69,9 +68,19 @@ export function runTrace(args: string[], io: CliIo = stdio): Promise<number> {
       if (rest.length !== n) {
         throw new PrecopyError("config", `trace ${cmd}: expected ${n} path(s) (see --help)`);
       }
-      checkInputFile(rest[0]);
+      // export and info take trace options after the path (import reads the file as is).
+      const { path, options } = cmd === "import"
+        ? { path: rest[0], options: {} }
+        : splitTraceSpec(rest[0]);
+      if (Object.hasOwn(options, "loop")) {
+        throw new PrecopyError(
+          "config",
+          `trace ${cmd}: '${rest[0]}' never ends (a looped trace); ${cmd} it without :loop`,
+        );
+      }
+      checkInputFile(path);
       // The output replaces its file only once complete, and never the input it reads.
-      if (n === 2 && sameFile(rest[0], rest[1])) {
+      if (n === 2 && sameFile(path, rest[1])) {
         throw new PrecopyError(
           "config",
           `trace ${cmd}: '${rest[1]}' is the input file itself; write to another file`,

@@ -13,7 +13,7 @@
 import type { MigrationConfig } from "../config.ts";
 import type { AccessStream, Workload } from "../workloads/workload.ts";
 import { PrecopyError } from "../errors.ts";
-import { formatDuration } from "../units.ts";
+import { formatDuration, parseCount } from "../units.ts";
 
 /**
  * The default budget: 10⁹ events, about 20 times the largest run the manual times (a
@@ -52,6 +52,27 @@ export function checkMaxEvents(n: number, name: string): number {
     "config",
     `${name}: '${n}' is not a whole number of at least 1 (or Infinity for no budget)`,
   );
+}
+
+/**
+ * Parses a budget as given on a command line: a count (`5M`, `1e9`) or `Infinity` for
+ * none, as the error of {@link checkMaxEvents} offers.
+ *
+ * @param text the flag's value
+ * @param name what to call it in an error (`--max-events`)
+ * @returns the budget
+ * @throws {PrecopyError} for anything else
+ *
+ * @example Usage
+ * ```ts
+ * import { parseMaxEvents } from "./budget.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(parseMaxEvents("5M", "--max-events"), 5e6);
+ * assert.equal(parseMaxEvents("Infinity", "--max-events"), Infinity);
+ * ```
+ */
+export function parseMaxEvents(text: string, name: string): number {
+  return checkMaxEvents(text === "Infinity" ? Infinity : parseCount(text, name), name);
 }
 
 /**

@@ -33,6 +33,7 @@ import {
   type RoundView,
 } from "../policy/contract.ts";
 import { policyError, resolveParams } from "../policy/loader.ts";
+import { ContractBreach } from "../policy/sandbox_protocol.ts";
 import {
   createTracker,
   type DirtyTracker,
@@ -323,6 +324,8 @@ class Migration {
       return fn();
     } catch (e) {
       if (e instanceof PrecopyError && e.kind !== "policy") throw e;
+      // The sandbox's own check of a result: reported as the engine's checks are.
+      if (e instanceof ContractBreach) throw policyError(this.input.policy, e.message);
       const msg = e instanceof Error ? e.message : String(e);
       throw policyError(this.input.policy, `${what} threw: ${msg}`);
     }

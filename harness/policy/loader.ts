@@ -503,10 +503,17 @@ export async function loadPolicy(
 ): Promise<LoadedPolicy> {
   if (nameOrPath.endsWith(".ts") || nameOrPath.endsWith(".js") || nameOrPath.includes("/")) {
     const url = new URL(nameOrPath, `file://${Deno.cwd()}/`);
+    let info: Deno.FileInfo;
     try {
-      Deno.statSync(url);
+      info = Deno.statSync(url);
     } catch {
       throw new PrecopyError("policy", `--policy: file '${nameOrPath}' not found`);
+    }
+    if (info.isDirectory) {
+      throw new PrecopyError(
+        "policy",
+        `policy file ${nameOrPath}: is a directory (name one file, or a policy by name)`,
+      );
     }
     return await importPolicy(url, options);
   }

@@ -16,6 +16,7 @@
  */
 
 import { PrecopyError } from "../errors.ts";
+import { formatDuration } from "../units.ts";
 import type { BatchView, Policy, PolicyEnv, RoundStats, RoundView, ScanView } from "./contract.ts";
 import {
   C_CB,
@@ -53,6 +54,7 @@ import {
   SCAN_META,
   SCAN_STRIDE,
 } from "./sandbox_protocol.ts";
+import { CONTRACT_MARK, ContractBreach } from "./sandbox_protocol.ts";
 
 /**
  * The default time budget of one policy call (and of loading a policy file), in ms:
@@ -84,9 +86,23 @@ const LOAD_MIN_MS = 60_000;
 
 function entrySource(policyUrl: string): string {
   // The harness module is evaluated first: it locks the realm before the policy runs.
+  // (A dynamic import of the policy would keep Deno from printing its own report of a
+  // file that does not parse, but it would load the policy's Node built-ins after the
+  // lock, which they do not survive.)
   return `import { deliver } from ${JSON.stringify(WORKER_URL)};\n` +
     `import * as policy from ${JSON.stringify(policyUrl)};\n` +
     `deliver(policy);\n`;
+}
+
+/**
+ * The first line of a worker's error, with where it happened (a code frame's
+ * `at file:line:col`) kept on that line: Deno's message carries the frame and a stack.
+ */
+function oneLine(message: string): string {
+  const first = message.split("\n")[0].replace(/^Uncaught \(in promise\) /, "")
+    .replace(/^Uncaught /, "");
+  const at = /\n\s+at (file:\S+:\d+:\d+)\s*$/m.exec(message);
+  return at && !first.includes(at[1]) ? `${first} (at ${at[1]})` : first;
 }
 
 /** Why a worker cannot be made, in words a user can act on. */
@@ -165,11 +181,7 @@ export class Sandbox {
     worker.onerror = (e) => {
       // A module that fails to load or evaluate ends here; never the host's process.
       e.preventDefault();
-      this.#loadError ??= (e.message ?? "the worker failed").replace(
-        /^Uncaught \(in promise\) /,
-        "",
-      )
-        .replace(/^Uncaught /, "");
+      this.#loadError ??= oneLine(e.message ?? "the worker failed");
       Atomics.store(ctrl, C_REPLY, R_DEAD);
       Atomics.notify(ctrl, C_REPLY);
     };
@@ -215,8 +227,8 @@ export class Sandbox {
     return new PrecopyError(
       "policy",
       `policy file ${this.file}: cannot be loaded: it did not finish loading within ${
-        this.#loadBudget / 1000
-      } s`,
+        formatDuration(this.#loadBudget * 1e6)
+      }`,
     );
   }
 
@@ -274,9 +286,12 @@ export class Sandbox {
       if (st !== 0) return st;
       if (budget <= 0) {
         this.#kill();
+        // create() (and its buffers' set-up) comes before any round.
+        const where = hook === "create()" ? "" : ` in round ${round}`;
         throw new Error(
-          `timed out: ${hook} gave no answer within ${this.timeoutMs / 1000} s in round ${round} ` +
-            "(the --policy-timeout budget); the policy's worker was stopped",
+          `timed out: ${hook} gave no answer within ${
+            formatDuration(this.timeoutMs * 1e6)
+          }${where} (the --policy-timeout budget); the policy's worker was stopped`,
         );
       }
     }
@@ -310,6 +325,9 @@ export class Sandbox {
     if (st === R_DONE) return;
     const why = this.#reason(st);
     if (st === R_DEAD) this.#kill();
+    if (st === R_ERROR && why.startsWith(CONTRACT_MARK)) {
+      throw new ContractBreach(`round ${round}: ${hook} ${why.slice(CONTRACT_MARK.length)}`);
+    }
     throw new Error(st === R_DEAD ? `${why} (in ${hook}, round ${round})` : why);
   }
 

@@ -87,3 +87,24 @@ export const N_E = 4;
 export const N_F = 5;
 /** Seventh number slot (and the eighth after it). */
 export const N_G = 6;
+
+/**
+ * Starts an error reply that is a breach of the policy contract found by the worker's
+ * checks (an order longer than the offer, an entry that is not a number), not something
+ * the policy threw: the host reports it as the engine reports its own checks.
+ */
+export const CONTRACT_MARK = "\u0001";
+
+/**
+ * A result of a policy's hook that breaks the contract, found while passing it on: the
+ * engine reports it as `round N: order() returned …`, not as an exception the policy threw.
+ *
+ * @example Usage
+ * ```ts
+ * import { ContractBreach } from "./sandbox_protocol.ts";
+ * import assert from "node:assert/strict";
+ * const e = new ContractBreach("round 1: order() returned 9 entries, more than the 8 frames offered");
+ * assert.ok(e instanceof Error);
+ * ```
+ */
+export class ContractBreach extends Error {}

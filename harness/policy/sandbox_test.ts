@@ -85,7 +85,7 @@ Deno.test("sandbox: an endless order() ends in a timeout naming the policy, hook
   const t0 = performance.now();
   await fails(
     hostile("loop-in-order"),
-    /^policy 'loop-in-order' .*order\(\) .*timed out: order\(\) gave no answer within 0\.5 s in round 1/,
+    /^policy 'loop-in-order' .*order\(\) .*timed out: order\(\) gave no answer within 500\.00 ms in round 1/,
     500,
   );
   assert.ok(performance.now() - t0 < 20_000);
@@ -133,9 +133,12 @@ Deno.test("sandbox: a file that does not parse is one failing load naming the fi
     assert.deepEqual(policies.map((p) => p.definition.meta.name), ["sequential"]);
     assert.equal(broken.length, 1);
     assert.match(broken[0].file, /bad\.ts$/);
-    assert.match(broken[0].reason, /policy file .*bad\.ts: cannot be loaded: /);
+    assert.match(broken[0].reason, /policy file .*bad\.ts: cannot be loaded: SyntaxError: /);
+    assert.match(broken[0].reason, /\(at file:.*bad\.ts:\d+:\d+\)$/); // where, on one line
+    assert.doesNotMatch(broken[0].reason, /\n/);
     for (const p of policies) p.sandbox?.close();
     await assert.rejects(loadPolicy(`${dir}/bad.ts`), /bad\.ts: cannot be loaded/);
+    await assert.rejects(loadPolicy(dir), /policy file .*: is a directory/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -150,7 +153,10 @@ Deno.test("sim: --policy-timeout ends an endless policy with one line and status
   };
   const [code, err] = await sim("--policy", hostile("loop-in-order"), "--policy-timeout", "300ms");
   assert.equal(code, 2);
-  assert.match(err, /^error: policy 'loop-in-order' .*timed out: order\(\) .*0\.3 s in round 1/);
+  assert.match(
+    err,
+    /^error: policy 'loop-in-order' .*timed out: order\(\) .*300\.00 ms in round 1/,
+  );
   assert.equal(err.trim().split("\n").length, 1);
   for (
     const [args, re] of [
@@ -195,6 +201,33 @@ Deno.test("study: a policy that fails a run is one line (file and reason); the r
     const done = runs.filter((r) => r.report);
     assert.equal(done.length, 2);
     assert.ok(done.every((r) => r.report.policy.name === "sequential"));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("sandbox: an order the worker's checks refuse is reported as the engine's checks are", async () => {
+  const dir = Deno.makeTempDirSync();
+  const cases: [string, RegExp][] = [
+    [
+      "() => new Uint32Array(r.offered.length + 1)",
+      /^policy 'x' \(.*x0\.js\): round 1: order\(\) returned 4097 entries, more than the 4096 frames offered$/,
+    ],
+    [
+      "() => [undefined]",
+      /^policy 'x' \(.*x1\.js\): round 1: order\(\) returned undefined at position 0, which is not a frame number$/,
+    ],
+  ];
+  try {
+    for (const [i, [order, re]] of cases.entries()) {
+      const file = `${dir}/x${i}.js`; // JavaScript: a test run type-checks .ts policies
+      Deno.writeTextFileSync(
+        file,
+        `export default { meta: { name: "x", description: "d", defaults: {} },\n` +
+          `  create: () => ({ order: (r) => (${order})() }) };\n`,
+      );
+      await fails(file, re);
+    }
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

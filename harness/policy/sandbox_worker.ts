@@ -46,6 +46,7 @@ import {
   SCAN_META,
   SCAN_STRIDE,
 } from "./sandbox_protocol.ts";
+import { CONTRACT_MARK, ContractBreach } from "./sandbox_protocol.ts";
 
 // Captured before the policy can touch anything.
 const g = globalThis as unknown as Record<string, unknown>;
@@ -277,7 +278,7 @@ function orderCall(): void {
   }
   const m = res.length;
   if (!(m <= orderBuf.byteLength >>> 2)) {
-    throw new Error(`order() returned ${m} entries, more than the ${n} frames offered`);
+    throw new ContractBreach(`returned ${m} entries, more than the ${n} frames offered`);
   }
   if (res instanceof Uint32Array) {
     new Uint32Array(orderBuf, 0, m).set(res);
@@ -287,10 +288,8 @@ function orderCall(): void {
     for (let i = 0; i < m; i++) {
       const v = res[i];
       if (typeof v !== "number") {
-        throw new Error(
-          `round ${num[N_A]}: order() returned ${
-            describe(v)
-          } at position ${i}, which is not a frame number`,
+        throw new ContractBreach(
+          `returned ${describe(v)} at position ${i}, which is not a frame number`,
         );
       }
       out[i] = v;
@@ -368,7 +367,13 @@ function serve(): void {
     if (exitCalled !== null) throw new PolicyExit(`called Deno.exit(${exitCalled})`);
     reply(R_DONE);
   } catch (e) {
-    replyError(exitCalled !== null ? `called Deno.exit(${exitCalled})` : describe(e));
+    replyError(
+      exitCalled !== null
+        ? `called Deno.exit(${exitCalled})`
+        : e instanceof ContractBreach
+        ? CONTRACT_MARK + e.message
+        : describe(e),
+    );
   }
 }
 

@@ -222,7 +222,8 @@ async function recordWp(
       stdout: o.passOutput === false ? "null" : "inherit",
       stderr: o.passOutput === false ? "piped" : "inherit",
     });
-    const status = await child.output().catch((e: Error) =>
+    // output() may throw before it returns a promise (a program that cannot be spawned).
+    const status = await (async () => await child.output())().catch((e: Error) =>
       recErr(`cannot run '${o.command[0]}': ${e.message}`)
     );
     const stderr = o.passOutput === false ? new TextDecoder().decode(status.stderr) : "";
@@ -365,6 +366,15 @@ async function recordLackey(
 export async function record(options: RecordOptions): Promise<Provenance> {
   if (options.command.length === 0) recErr("no program given: deno task record -- PROGRAM ARGS…");
   if (!options.out.endsWith(".pctrace")) recErr(`--out '${options.out}' must end in .pctrace`);
+  // Name the program, not the output, when it cannot be found.
+  const program = options.command[0];
+  if (which(program) === null) {
+    recErr(
+      program.includes("/")
+        ? `the program '${program}' does not exist`
+        : `the program '${program}' is not on PATH`,
+    );
+  }
   const started = new Date();
   // The trace and its provenance replace older ones only once both are complete.
   const out = options.out;

@@ -149,6 +149,16 @@ Deno.test("record() says what to install when a prerequisite is missing", async 
     record({ method: "wp", command: [], out: "/tmp/x.pctrace" }),
     /no program given/,
   );
+  for (const method of ["wp", "lackey"] as const) {
+    await assert.rejects(
+      record({ method, command: ["/nonexistent/prog"], out: "/tmp/x.pctrace" }),
+      /^PrecopyError: record: the program '\/nonexistent\/prog' does not exist$/,
+    );
+    await assert.rejects(
+      record({ method, command: ["no-such-program-here"], out: "/tmp/x.pctrace" }),
+      /the program 'no-such-program-here' is not on PATH/,
+    );
+  }
   await assert.rejects(
     record({ method: "wp", command: ["true"], out: "/tmp/x.bin" }),
     /must end in \.pctrace/,

@@ -183,6 +183,22 @@ Deno.test("deno task trace imports, exports and describes traces", async () => {
   assert.equal(await runTrace(["export", `${dir}/a.pctrace`, `${dir}/b.txt`], io), 2);
   assert.match(err, /must end in \.csv or \.jsonl/);
   assert.equal(await runTrace(["frobnicate"], io), 2);
+  // Trace options after the input's path, as --help says; :loop is refused by name.
+  out = err = "";
+  assert.equal(await runTrace(["info", `${dir}/a.pctrace:offset=4`], io), 0, err);
+  assert.match(out, /frames {5}7 /);
+  assert.equal(await runTrace(["export", `${dir}/a.pctrace:spread`, `${dir}/c.csv`], io), 0, err);
+  assert.match(Deno.readTextFileSync(`${dir}/c.csv`), /^# frames=3\nt_ns,frame,op/);
+  for (const cmd of [["info"], ["export", `${dir}/d.csv`]]) {
+    err = "";
+    const loop = [cmd[0], `${dir}/a.pctrace:loop`, ...cmd.slice(1)];
+    assert.equal(await runTrace(loop, io), 2);
+    assert.match(err, /never ends \(a looped trace\); (info|export) it without :loop/);
+  }
+  err = "";
+  assert.equal(await runTrace(["info", `${dir}/none.pctrace:spread`], io), 2);
+  assert.match(err, /none\.pctrace'?: no such file/);
+  assert.doesNotMatch(err, /:spread/);
   Deno.removeSync(dir, { recursive: true });
 });
 

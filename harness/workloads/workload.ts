@@ -220,6 +220,7 @@ export const GENERATOR_NAMES: readonly string[] = [...Object.keys(GENERATORS), "
 function parseParams(spec: string, name: string, body: string, allowed: Params): Params {
   const out: Params = { ...allowed };
   if (body.trim() === "") return out;
+  const given = new Set<string>();
   for (const part of splitTop(body, ",")) {
     const eq = part.indexOf("=");
     if (eq <= 0) wErr(spec, `'${part}' is not k=v`);
@@ -230,6 +231,8 @@ function parseParams(spec: string, name: string, body: string, allowed: Params):
         `unknown parameter '${k}' for ${name}; accepted: ${Object.keys(allowed).join(", ")}`,
       );
     }
+    if (given.has(k)) wErr(spec, `parameter '${k}' is given twice; give it once`);
+    given.add(k);
     out[k] = part.slice(eq + 1).trim();
   }
   return out;
@@ -461,7 +464,11 @@ export function parseGenerator(spec: string, pageSize = 4096): Workload {
   }
   const def = Object.hasOwn(GENERATORS, name) ? GENERATORS[name] : undefined;
   if (!def) {
-    wErr(s, `unknown generator '${name}'; known: ${GENERATOR_NAMES.join(", ")}, or a .csv trace`);
+    wErr(
+      s,
+      `unknown generator '${name}'; known: ${GENERATOR_NAMES.join(", ")}, ` +
+        "or a trace file (.pctrace, .csv, .jsonl)",
+    );
   }
   const params = parseParams(s, name, body, { ...COMMON, ...def.defaults });
   return new GeneratorWorkload(s, name, params, pageSize);

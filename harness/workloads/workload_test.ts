@@ -87,6 +87,10 @@ Deno.test("parseWorkload() rejects bad specs naming the spec and the problem", (
     /footprint=2GiB .* exceeds guest memory \(1000 frames\)/,
   );
   assert.throws(() => parseWorkload("mix:"), /mix parts are name\(k=v,…\) joined by/);
+  assert.throws(
+    () => parseWorkload("hotcold:rate=5k,rate=6k"),
+    /workload 'hotcold:rate=5k,rate=6k': parameter 'rate' is given twice; give it once/,
+  );
 });
 
 Deno.test("CSV traces replay in order and report malformed lines by number", async (t) => {
