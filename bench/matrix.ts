@@ -10,9 +10,9 @@
  */
 
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+
 import { PrecopyError } from "../harness/errors.ts";
-import { type CliIo, reportError, stdio } from "../harness/cli/kit.ts";
+import { type CliIo, parseFlags, reportError, stdio } from "../harness/cli/kit.ts";
 import { runStudy } from "../harness/cli/study.ts";
 import { formatProfiling, type Summary } from "../harness/study/summary.ts";
 import { formatDuration, parseInteger } from "../harness/units.ts";
@@ -155,7 +155,7 @@ export function formatCrossover(rows: CrossoverRow[]): string {
  */
 export async function main(args: string[], io: CliIo = stdio): Promise<number> {
   try {
-    const { values: v, positionals } = parseArgs({
+    const { values: v, positionals } = parseFlags({
       args,
       allowPositionals: true,
       options: {
