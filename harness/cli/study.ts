@@ -298,6 +298,8 @@ export interface StudyOptions {
   json?: boolean;
   /** Extra text printed after the screen (bench: the profiling table). */
   after?: (summaryScreen: string) => string | Promise<string>;
+  /** Where policy names are looked up (default: this project's `policies/`; tests). */
+  policiesDir?: URL;
 }
 
 const RUN_OPTIONS = {
@@ -349,7 +351,7 @@ export async function runStudy(
     if (!v.out) throw new PrecopyError("config", "--out DIR is required");
     const jobs = v.jobs === undefined ? defaultJobs() : parseInteger(v.jobs, "--jobs", 1, 1024);
     const shard = resolveShard(v.shard);
-    let plan = await loadStudy(positionals[0], options.overrides);
+    let plan = await loadStudy(positionals[0], options.overrides, options.policiesDir);
     plan = filterPlan(plan, options);
     for (const f of plan.loadFailures) io.err(`failed: ${f}\n`);
     return await execute(plan, {

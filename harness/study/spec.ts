@@ -15,7 +15,13 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { type ConfigInput, DEFAULT_CONFIG, resolveConfig } from "../config.ts";
 import { PrecopyError } from "../errors.ts";
 import type { BoundDeclaration, LoadedPolicy, Params, ParamValue } from "../policy/contract.ts";
-import { loadPolicies, loadPolicy, resolveParams } from "../policy/loader.ts";
+import {
+  loadPolicy,
+  POLICIES_DIR,
+  type PolicyScan,
+  resolveParams,
+  scanPolicies,
+} from "../policy/loader.ts";
 import { REPORT_COLUMNS } from "../report/report.ts";
 import { isTraceSpec, splitTraceSpec } from "../trace/trace.ts";
 import { TRACKER_KINDS } from "../trackers/tracker.ts";
@@ -475,11 +481,79 @@ function paramsLabel(name: string, params: Params): string {
   return e.length ? `${name}(${e.map(([k, v]) => `${k}=${v}`).join(",")})` : name;
 }
 
+/**
+ * Finds policies for a spec: names in the policies folder (by file name, else by
+ * `meta.name`), paths anywhere. The folder is scanned at most once, and only when a name
+ * is not a file name or the spec asks for `all`.
+ */
+class PolicyFinder {
+  #scan: Promise<PolicyScan> | undefined;
+  constructor(readonly dir: URL) {}
+  /** Every policy of the folder and its broken files. */
+  scan(): Promise<PolicyScan> {
+    return this.#scan ??= scanPolicies(this.dir);
+  }
+  /**
+   * What `loadPolicy` takes for a policy of the folder: its name for this project's
+   * `policies/` (as before), else its absolute path.
+   */
+  refOf(name: string, file: string): string {
+    return this.dir.href === POLICIES_DIR.href ? name : resolve(file);
+  }
+  /**
+   * A policy by name: `missing` when no file of the folder has it (a spec error), else the
+   * policy or why its file does not load (a per-policy failure).
+   */
+  async byName(
+    name: string,
+  ): Promise<{ missing: string } | { ref: string; load: () => Promise<LoadedPolicy> }> {
+    if (/^[a-z0-9][a-z0-9-]*$/i.test(name)) {
+      const byFile = new URL(`${name}.ts`, this.dir);
+      let exists = false;
+      try {
+        exists = Deno.statSync(byFile).isFile;
+      } catch { /* not a file name: look the name up in the scan */ }
+      if (exists) {
+        let l: LoadedPolicy | null = null;
+        let why: Error | null = null;
+        try {
+          l = await loadPolicy(decodeURIComponent(byFile.pathname));
+        } catch (e) {
+          why = e as Error;
+        }
+        if (why) {
+          const err = why;
+          return { ref: this.refOf(name, byFile.pathname), load: () => Promise.reject(err) };
+        }
+        if (l!.definition.meta.name === name) {
+          const hit = l!;
+          return { ref: this.refOf(name, byFile.pathname), load: () => Promise.resolve(hit) };
+        }
+        l!.sandbox?.close();
+      }
+    }
+    const { policies, broken } = await this.scan();
+    const hit = policies.find((x) => x.definition.meta.name === name);
+    if (hit) return { ref: this.refOf(name, hit.file), load: () => Promise.resolve(hit) };
+    const where = this.dir.href === POLICIES_DIR.href
+      ? "policies/"
+      : decodeURIComponent(this.dir.pathname);
+    return {
+      missing: `no policy '${name}' in ${where} (known: ${
+        policies.map((x) => x.definition.meta.name).join(", ") || "none"
+      }${
+        broken.length ? `; broken: ${broken.map((b) => b.file).join(", ")}` : ""
+      }), or a path to a policy file`,
+    };
+  }
+}
+
 async function expandPolicies(
   p: Problems,
   raw: unknown,
   dir: string,
   failures: string[],
+  finder: PolicyFinder,
 ): Promise<{ policies: StudyPolicy[]; sources: string[] }> {
   const policies: StudyPolicy[] = [];
   const sources: string[] = [];
@@ -495,10 +569,11 @@ async function expandPolicies(
     written: string,
     params: Params[],
     given: string | undefined,
+    load: () => Promise<LoadedPolicy> = () => loadPolicy(ref),
   ) => {
     let loaded: LoadedPolicy;
     try {
-      loaded = await loadPolicy(ref);
+      loaded = await load();
     } catch (e) {
       failures.push(`${path}: ${written}: ${(e as Error).message}`);
       return;
@@ -525,21 +600,48 @@ async function expandPolicies(
     }
     sources.push(`${written}:${hashFile(loaded.file)}`);
   };
+  /** A name or a path as written at `path`: a missing one is a spec error. */
+  const addRef = async (
+    path: string,
+    key: string,
+    written: string,
+    params: Params[],
+    given: string | undefined,
+  ) => {
+    if (key === "file" || isPolicyPath(written)) {
+      const ref = resolve(dir, written);
+      try {
+        Deno.statSync(ref);
+      } catch {
+        p.add(key ? `${path}.${key}` : path, `policy file '${written}' not found`);
+        return;
+      }
+      await add(path, ref, written, params, given);
+      return;
+    }
+    const found = await finder.byName(written);
+    if ("missing" in found) p.add(key ? `${path}.${key}` : path, found.missing);
+    else await add(path, found.ref, written, params, given, found.load);
+  };
   for (const [i, e] of entries.entries()) {
     const path = `policies[${i}]`;
     if (e === "all") {
-      let all: LoadedPolicy[] = [];
-      try {
-        all = await loadPolicies();
-      } catch (err) {
-        failures.push(`${path}: all: ${(err as Error).message}`);
-      }
+      // One broken file costs only itself: the others still run, and it is reported.
+      const { policies: all, broken } = await finder.scan();
+      for (const b of broken) failures.push(`${path}: all: ${b.file}: ${b.reason}`);
       for (const l of all) {
-        await add(path, l.definition.meta.name, l.definition.meta.name, [{}], undefined);
+        const name = l.definition.meta.name;
+        await add(
+          path,
+          finder.refOf(name, l.file),
+          name,
+          [{}],
+          undefined,
+          () => Promise.resolve(l),
+        );
       }
     } else if (typeof e === "string") {
-      const ref = isPolicyPath(e) ? resolve(dir, e) : e;
-      await add(path, ref, e, [{}], undefined);
+      await addRef(path, "", e, [{}], undefined);
     } else if (isObj(e)) {
       checkKeys(p, path, e, ["name", "file", "params", "label"]);
       const name = e.name, file = e.file;
@@ -564,15 +666,9 @@ async function expandPolicies(
         } else p.add(`${path}.params`, "expected an object (values or lists) or a list of them");
       }
       if (typeof name === "string") {
-        await add(
-          path,
-          isPolicyPath(name) ? resolve(dir, name) : name,
-          name,
-          sets,
-          e.label as string,
-        );
+        await addRef(path, "name", name, sets, e.label as string);
       } else if (typeof file === "string") {
-        await add(path, resolve(dir, file), file, sets, e.label as string);
+        await addRef(path, "file", file, sets, e.label as string);
       }
     } else p.add(path, "expected a name, a path or {name|file, params, label}");
   }
@@ -928,6 +1024,7 @@ function replicates(
  *
  * @param file the spec's path
  * @param overrides values that replace the spec's (the bench's shortcut flags)
+ * @param policiesDir where policy names are looked up (default: this project's `policies/`)
  * @returns the plan
  * @throws {PrecopyError} listing every problem in the spec
  *
@@ -951,6 +1048,7 @@ function replicates(
 export async function loadStudy(
   file: string,
   overrides: Record<string, unknown> = {},
+  policiesDir: URL = POLICIES_DIR,
 ): Promise<StudyPlan> {
   const raw = readJson(file, `study spec '${file}'`);
   if (!isObj(raw)) throw new PrecopyError("config", `${file}: a study spec is a JSON object`);
@@ -963,12 +1061,13 @@ export async function loadStudy(
   const dir = dirname(resolve(file));
   const parsers = settingParsers();
   const loadFailures: string[] = [];
+  const finder = new PolicyFinder(policiesDir);
   for (const k of ["name", "description", "baseline"]) {
     if (spec[k] !== undefined && typeof spec[k] !== "string") p.add(k, "expected a text");
   }
   const { policies, sources } = spec.policies === undefined
     ? (p.add("policies", "missing: a list of policy names or paths"), { policies: [], sources: [] })
-    : await expandPolicies(p, spec.policies, dir, loadFailures);
+    : await expandPolicies(p, spec.policies, dir, loadFailures, finder);
   const workloads = spec.workloads === undefined
     ? (p.add("workloads", "missing: a list of workloads"), [])
     : expandWorkloads(p, spec.workloads, dir, parsers);
@@ -986,10 +1085,19 @@ export async function loadStudy(
   }
   if (baseline < 0 && !policies.some((x) => x.name === baseName)) {
     try {
-      const l = await loadPolicy(isPolicyPath(baseName) ? resolve(dir, baseName) : baseName);
+      let ref: string, load: () => Promise<LoadedPolicy>;
+      if (isPolicyPath(baseName)) {
+        ref = resolve(dir, baseName);
+        load = () => loadPolicy(ref);
+      } else {
+        const found = await finder.byName(baseName);
+        if ("missing" in found) throw new PrecopyError("config", found.missing);
+        ({ ref, load } = found);
+      }
+      const l = await load();
       policies.unshift({
         label: baseName,
-        ref: isPolicyPath(baseName) ? resolve(dir, baseName) : baseName,
+        ref,
         name: l.definition.meta.name,
         oracle: l.definition.meta.oracle === true,
         ...boundOf(l),

@@ -472,3 +472,51 @@ Deno.test("named regimes carry the downtime floors; a spec's settings override t
   assert.deepEqual(new Set(over.runs.map((r) => r.config.deviceState)), new Set([0, 1 << 20]));
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("one broken file in the policies folder costs only itself: 'all' keeps the rest, exit 2", async () => {
+  const dir = Deno.makeTempDirSync();
+  const pols = `${dir}/policies`;
+  Deno.mkdirSync(pols);
+  const src = Deno.readTextFileSync(new URL("../../policies/sequential.ts", import.meta.url))
+    .replace(`"../policy.ts"`, JSON.stringify(new URL("../../policy.ts", import.meta.url).href));
+  Deno.writeTextFileSync(`${pols}/sequential.ts`, src);
+  Deno.writeTextFileSync(`${pols}/other.ts`, src.replace(`name: "sequential"`, `name: "other"`));
+  Deno.writeTextFileSync(`${pols}/bad.ts`, "export default 42;\n");
+  const policiesDir = new URL(`file://${pols}/`);
+  const spec = writeStudy(dir, { policies: "all", replicates: 2 });
+  const plan = await loadStudy(spec, {}, policiesDir);
+  assert.deepEqual(plan.policies.map((x) => x.label), ["other", "sequential"]);
+  assert.equal(plan.loadFailures.length, 1);
+  assert.match(plan.loadFailures[0], /bad\.ts: .*default export/);
+  const c = capture();
+  assert.equal(
+    await runStudy([spec, "--out", `${dir}/out`, "--jobs", "1", "--quiet"], c.io, { policiesDir }),
+    2,
+  );
+  assert.match(c.err(), /^failed: policies\[0\]: all: .*bad\.ts: .*default export/m);
+  const runs = read(`${dir}/out`, "runs.jsonl").trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(new Set(runs.map((r) => r.policy)), new Set(["other", "sequential"]));
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("a misspelled policy name or a missing policy file is a spec error, before any run", async () => {
+  const dir = Deno.makeTempDirSync();
+  const spec = writeStudy(dir, {
+    policies: ["sequential", "nosuch", { name: "nosuch2" }, "missing.ts", { file: "gone.ts" }],
+  });
+  await assert.rejects(loadStudy(spec), (e: Error) => {
+    assert.match(e.message, /^4 problems in the study spec/);
+    assert.match(
+      e.message,
+      /policies\[1\]: no policy 'nosuch' in policies\/ \(known: .*sequential/,
+    );
+    assert.match(e.message, /policies\[2\]\.name: no policy 'nosuch2' in policies\//);
+    assert.match(e.message, /policies\[3\]: policy file 'missing\.ts' not found/);
+    assert.match(e.message, /policies\[4\]\.file: policy file 'gone\.ts' not found/);
+    return true;
+  });
+  const c = capture();
+  assert.equal(await runStudy([spec, "--out", `${dir}/out`], c.io), 2);
+  assert.throws(() => Deno.statSync(`${dir}/out/runs.jsonl`));
+  Deno.removeSync(dir, { recursive: true });
+});
