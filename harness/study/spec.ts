@@ -405,12 +405,32 @@ function settingParsers(): Map<string, SettingParser> {
         one((v, where) => typeof v === "boolean" ? v : bad(where, "expected true or false")),
       );
     } else if (isObj(def)) {
+      // Nested items take texts like the top-level ones: durations (`…Ns`, fractions of a
+      // ns allowed, as the `--cost-…` flags) and counts.
       m.set(
         item,
-        one((v, where) => isObj(v) ? v : bad(where, "expected an object of numbers")),
+        one((v, where) => {
+          if (!isObj(v)) return bad(where, "expected an object of numbers or texts");
+          const out: Record<string, number> = {};
+          for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+            const w = `${where}.${k}`;
+            out[k] = typeof x === "number"
+              ? x
+              : typeof x === "string"
+              ? (x.trim() === "0"
+                ? 0
+                : k.endsWith("Ns")
+                ? parseDuration(x, w, false)
+                : parseCount(x, w))
+              : bad(w, `expected a number or a text, not ${JSON.stringify(x)}`);
+          }
+          return out;
+        }),
       );
     }
   }
+  // A run's seed comes from its replicate: a setting would be overwritten, so say so.
+  m.delete("seed");
   const pageSize = DEFAULT_CONFIG.pageSize;
   m.set("memory", {
     item: "pages",
@@ -821,6 +841,27 @@ function expandWorkloads(
   return out;
 }
 
+function unknownSetting(k: string): string {
+  return k === "seed"
+    ? "seed is not a setting; use replicates.seeds"
+    : `unknown setting; accepted: ${settingNames().join(", ")}`;
+}
+
+/** Two keys of one settings object that set the same item (`memory`, `pages`): refused. */
+function sameItem(
+  p: Problems,
+  path: string,
+  setBy: Map<string, string>,
+  k: string,
+  parser: SettingParser,
+): void {
+  const other = setBy.get(parser.item);
+  if (other !== undefined) {
+    p.add(`${path}.${k}`, `${other} and ${k} both given (both set ${parser.item}); use one`);
+  }
+  setBy.set(parser.item, k);
+}
+
 function settingAxes(
   p: Problems,
   rawRegimes: unknown,
@@ -862,15 +903,14 @@ function settingAxes(
           continue;
         }
         let c: ConfigInput = {};
+        const setBy = new Map<string, string>();
         for (const [k, v] of Object.entries(r.settings)) {
           const parser = parsers.get(k);
           if (!parser) {
-            p.add(
-              `${path}.settings.${k}`,
-              `unknown setting; accepted: ${settingNames().join(", ")}`,
-            );
+            p.add(`${path}.settings.${k}`, unknownSetting(k));
             continue;
           }
+          sameItem(p, `${path}.settings`, setBy, k, parser);
           try {
             c = { ...c, ...parser.parse(v as SettingValue, `${path}.settings.${k}`) };
           } catch (e) {
@@ -891,12 +931,14 @@ function settingAxes(
   if (rawSettings !== undefined) {
     if (!isObj(rawSettings)) p.add("settings", "expected an object of settings");
     else {
+      const setBy = new Map<string, string>();
       for (const [k, v] of Object.entries(rawSettings)) {
         const parser = parsers.get(k);
         if (!parser) {
-          p.add(`settings.${k}`, `unknown setting; accepted: ${settingNames().join(", ")}`);
+          p.add(`settings.${k}`, unknownSetting(k));
           continue;
         }
+        sameItem(p, "settings", setBy, k, parser);
         const values = asList(v as SettingValue | SettingValue[]);
         if (values.length === 0) {
           p.add(`settings.${k}`, "an empty list");
@@ -1175,6 +1217,20 @@ export async function loadStudy(
   const settings = axes.length || Object.keys(scalars).length
     ? combine(axes, scalars)
     : combine([], {});
+  if (profiling) {
+    // Shorter than one interval, the tracker never scans: the slowdown would be 0 by default.
+    const interval = resolveConfig(settings[0].config).profileIntervalNs;
+    if (!(profiling.spanNs >= interval)) {
+      p.add(
+        "profiling.span",
+        `${
+          formatDuration(profiling.spanNs)
+        } is shorter than one profiling interval (profileInterval ${
+          formatDuration(interval)
+        }); profile for at least one interval`,
+      );
+    }
+  }
 
   let curves = { workload: 0, setting: 0 };
   if (spec.curves !== undefined) {

@@ -520,3 +520,58 @@ Deno.test("a misspelled policy name or a missing policy file is a spec error, be
   assert.throws(() => Deno.statSync(`${dir}/out/runs.jsonl`));
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("settings: no seed, no two keys for one item, duration texts in nested items, a span of at least one interval", async () => {
+  const dir = Deno.makeTempDirSync();
+  const spec = writeStudy(dir, {
+    settings: {
+      memory: "1MiB",
+      pages: 64,
+      seed: 7,
+      trackerCosts: { exitNs: "1us", wpFaultNs: "fast" },
+    },
+    regimes: [{ name: "mine", settings: { downtimeLimit: "30ms", downtimeLimitNs: 1 } }],
+    profiling: { workloads: ["hot"], span: "0s" },
+  });
+  await assert.rejects(loadStudy(spec), (e: Error) => {
+    for (
+      const line of [
+        "settings.pages: memory and pages both given \\(both set pages\\); use one",
+        "settings.seed: seed is not a setting; use replicates.seeds",
+        "settings.trackerCosts.wpFaultNs: 'fast'",
+        "regimes\\[0\\].settings.downtimeLimitNs: downtimeLimit and downtimeLimitNs both given",
+        "profiling.span: 0 ns is shorter than one profiling interval \\(profileInterval 100(\\.0+)? ms\\)",
+      ]
+    ) assert.match(e.message, new RegExp(line));
+    assert.match(e.message, /^5 problems in the study spec/);
+    assert.doesNotMatch(e.message, /exitNs/);
+    return true;
+  });
+  // a nested duration text is read in ns, fractions allowed as on the command line
+  const ok = writeStudy(dir, {
+    settings: { memory: "1MiB", trackerCosts: { exitNs: "1.5us", scanEntryNs: "0.5ns" } },
+  });
+  const plan = await loadStudy(ok);
+  assert.deepEqual(plan.runs[0].config.trackerCosts, { exitNs: 1500, scanEntryNs: 0.5 });
+  const bad = writeStudy(dir, { settings: { trackerCosts: { exitNz: 5 } } });
+  await assert.rejects(
+    loadStudy(bad),
+    /settings.trackerCosts: 'trackerCosts.exitNz' is not a config item \(known: exitNs, /,
+  );
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("the screen says what 'nearly free' means beside the profiling claim", async () => {
+  const dir = Deno.makeTempDirSync();
+  const spec = writeStudy(dir, {
+    policies: ["sequential"],
+    workloads: [{ name: "hot", spec: "hotcold:rate=8k,hot=10%,hotShare=90%" }],
+    settings: { memory: "1MiB" },
+    replicates: 1,
+    profiling: { workloads: ["hot"], trackers: ["ept-ad"], span: "100ms" },
+  });
+  const c = capture();
+  assert.equal(await runStudy([spec, "--out", `${dir}/out`, "--jobs", "1", "--quiet"], c.io), 0);
+  assert.match(c.out(), /^3\. EPT profiling is nearly free \(below 0\.1 % guest slowdown\) — /m);
+  Deno.removeSync(dir, { recursive: true });
+});
