@@ -575,3 +575,37 @@ Deno.test("the screen says what 'nearly free' means beside the profiling claim",
   assert.match(c.out(), /^3\. EPT profiling is nearly free \(below 0\.1 % guest slowdown\) — /m);
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("the screen counts in words that agree with the numbers and heads every column", async () => {
+  const dir = Deno.makeTempDirSync();
+  const spec = writeStudy(dir, {
+    policies: [{ name: "staged-history", params: { stages: [2, 8] } }],
+    workloads: [{ name: "hot", spec: "hotcold:rate=8k,hot=10%,hotShare=90%" }],
+    regimes: ["xen"],
+    settings: { memory: "1MiB" },
+    replicates: 1,
+  });
+  const c = capture();
+  assert.equal(await runStudy([spec, "--out", `${dir}/out`, "--jobs", "1", "--quiet"], c.io), 0);
+  const out = c.out();
+  // sequential (the baseline, added) and staged-history in two variants
+  assert.match(
+    out,
+    /: 2 policies \(3 variants\) × 1 workload × 1 setting × 1 replicate; 3\/3 runs/,
+  );
+  assert.match(out, /above 0 in \d+ of 1 cell; 3 runs checked/);
+  assert.match(out, /note: with 1 replicate no Wilcoxon/);
+  assert.match(out, /\(1 cell\)/);
+  assert.doesNotMatch(out, /\b1 (policies|runs|replicates|cells|workloads|settings)\b/);
+  // every column of a rule has a header above it
+  const lines = out.split("\n");
+  for (const [i, l] of lines.entries()) {
+    if (!/^-+( +-+)*$/.test(l)) continue;
+    for (const m of l.matchAll(/-+/g)) {
+      const head = lines[i - 1].slice(m.index, m.index + m[0].length);
+      assert.ok(head.trim() !== "", `a column without a header above ${JSON.stringify(l)}`);
+    }
+  }
+  assert.match(out, /Pareto\n/);
+  Deno.removeSync(dir, { recursive: true });
+});

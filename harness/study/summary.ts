@@ -573,6 +573,11 @@ function aggText(a: Aggregate, m: string): string {
   return `${abs}(${pct(r.ratio)}${ci})${sig ? "*" : ""}${counts}`;
 }
 
+/** `1 cell`, `2 cells`: a count with its noun. */
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+}
+
 /** The violations of bounds, loudly (one line each, up to `max`), and a status phrase. */
 function boundsLines(s: Summary, max: number): { errors: string[]; status: string } {
   const b = s.bounds;
@@ -587,10 +592,10 @@ function boundsLines(s: Summary, max: number): { errors: string[]; status: strin
   const withFloor = b.floors.filter((f) => f.stopCopyPages);
   const above = withFloor.filter((f) => f.stopCopyPages!.mean > 0).length;
   const missing = b.floors.length - withFloor.length;
-  const status = `stop-copy floor [bound] above 0 in ${above} of ${b.floors.length} cells${
+  const status = `stop-copy floor [bound] above 0 in ${above} of ${count(b.floors.length, "cell")}${
     missing ? ` (not computed in ${missing})` : ""
-  }; ${b.floorRuns.toLocaleString("en-US")} runs${
-    b.boundPairs ? ` and ${b.boundPairs.toLocaleString("en-US")} bound pairs` : ""
+  }; ${count(b.floorRuns, "run")}${
+    b.boundPairs ? ` and ${count(b.boundPairs, "bound pair")}` : ""
   } checked, ${b.violations.length ? `${b.violations.length} BEAT A BOUND` : "none below a bound"}`;
   return { errors, status };
 }
@@ -608,7 +613,7 @@ function boundsLines(s: Summary, max: number): { errors: string[]; status: strin
  */
 export function formatScreen(s: Summary): string {
   const spec = s.study.spec as {
-    policies: unknown[];
+    policies: { name: string }[];
     workloads: unknown[];
     seeds: number[];
     alpha: number;
@@ -616,10 +621,18 @@ export function formatScreen(s: Summary): string {
   const out: string[] = [];
   const settingsCount = s.groups.reduce((a, g) => a + g.cells, 0) /
     Math.max(1, spec.workloads.length);
+  // A policy with a parameter grid is one policy and several variants: count both.
+  const names = new Set(spec.policies.map((p) => p.name)).size;
+  const variants = spec.policies.length;
+  const policies = `${count(names, "policy", "policies")}${
+    variants !== names ? ` (${count(variants, "variant")})` : ""
+  }`;
   out.push(
-    `study '${s.study.name}' (${s.study.hash}): ${spec.policies.length} policies × ${spec.workloads.length} workloads × ${settingsCount} settings × ${spec.seeds.length} replicates; ${s.runs.done}/${s.runs.total} runs${
-      s.runs.failed ? `, ${s.runs.failed} FAILED` : ""
-    }`,
+    `study '${s.study.name}' (${s.study.hash}): ${policies} × ${
+      count(spec.workloads.length, "workload")
+    } × ${count(settingsCount, "setting")} × ${
+      count(spec.seeds.length, "replicate")
+    }; ${s.runs.done}/${s.runs.total} runs${s.runs.failed ? `, ${s.runs.failed} FAILED` : ""}`,
   );
   const bounds = boundsLines(s, 5);
   out.push(
@@ -629,7 +642,9 @@ export function formatScreen(s: Summary): string {
   );
   if (spec.seeds.length < 6) {
     out.push(
-      `note: with ${spec.seeds.length} replicates no Wilcoxon test can reach p < 0.05 (6 or more are needed)`,
+      `note: with ${
+        count(spec.seeds.length, "replicate")
+      } no Wilcoxon test can reach p < 0.05 (6 or more are needed)`,
     );
   }
   for (const g of s.groups) {
@@ -641,7 +656,7 @@ export function formatScreen(s: Summary): string {
       "",
       `== ${g.name === "all" ? "all settings" : `regime ${g.name}`}${
         g.description ? ` — ${g.description}` : ""
-      } (${g.cells} cells)${g.qemu ? "; downtime sits at the limit, so rounds lead" : ""}`,
+      } (${count(g.cells, "cell")})${g.qemu ? "; downtime sits at the limit, so rounds lead" : ""}`,
     );
     // Contenders first (compared, Pareto), then future-informed heuristics, then bounds.
     const rows = s.aggregates.filter((a) => a.group === g.name)
@@ -663,7 +678,7 @@ export function formatScreen(s: Summary): string {
       );
     out.push(
       formatTable(
-        ["policy", ...cols.map((m) => `Δ ${metricName(m)}`), ""],
+        ["policy", ...cols.map((m) => `Δ ${metricName(m)}`), "Pareto"],
         [
           [
             `${roleLabel(s.baseline, baseRole)} (baseline)`,
@@ -734,7 +749,7 @@ export function formatTables(s: Summary): string {
     out.push(`== ${w}${st === "-" ? "" : `  ${st}`}  (n = ${cells[0].n})`);
     const header = ["policy"];
     for (const m of s.metrics) header.push(metricName(m), `Δ ${metricName(m)}`, "w/t/l");
-    header.push("");
+    header.push("Pareto");
     const rows = cells.map((c) => {
       const r = [roleLabel(c.policy, c.role)];
       for (const m of s.metrics) {
