@@ -402,6 +402,26 @@ Deno.test("roles label policies per run; each cell's stop-copy floor is computed
   assert.equal(csv[0].filter((h) => h === "role").length, 1);
   assert.deepEqual(csv.slice(1).map((r) => r[col]), runs.map((r) => r.report.policy.role));
   assert.match(read(`${dir}/out`, "tables.txt"), /^stop-copy floor \[bound\] +≥ /m);
+  // the note bounds each replicate's runs by that replicate's floor, never by the mean
+  const notes = read(`${dir}/out`, "tables.txt").split("\n").filter((l) =>
+    l.startsWith("stop-copy floor [bound]:")
+  );
+  assert.equal(notes.length, s.bounds.floors.length);
+  for (const [i, f] of s.bounds.floors.entries()) {
+    const pages = f.replicates.map((r: { stopCopyPages: number }) => r.stopCopyPages);
+    const lo = Math.min(...pages), hi = Math.max(...pages);
+    assert.doesNotMatch(notes[i], /every run sends/);
+    assert.match(notes[i], /each replicate's runs send at least its floor/);
+    assert.ok(
+      notes[i].includes(
+        lo === hi
+          ? `floors ${lo} pages in every replicate`
+          : `floors ${lo} to ${hi} pages by replicate (mean `,
+      ),
+      notes[i],
+    );
+    assert.match(notes[i], /downtime floors .* (in every replicate|by replicate \(mean )/);
+  }
   const html = read(`${dir}/out`, "report.html");
   assert.match(html, /oracle \[bound\]/);
   assert.match(html, /stop-copy floor \[bound\]: ≥ /);

@@ -810,18 +810,27 @@ export function formatTables(s: Summary): string {
 
 function floorNote(f: CellFloor): string {
   if (!f.stopCopyPages || !f.downtimeNs) return `stop-copy floor: not computed (${f.reason})`;
-  const p = f.stopCopyPages;
-  const lo = Math.min(...f.replicates.map((r) => r.stopCopyPages));
-  const hi = Math.max(...f.replicates.map((r) => r.stopCopyPages));
-  // the spread of the per-replicate floors, when there is one
-  const range = lo < hi
-    ? `, ${lo.toLocaleString("en-US")} to ${hi.toLocaleString("en-US")} by replicate`
-    : "";
-  return `stop-copy floor [bound]: every run sends ≥ ${
-    formatMetric("stopCopyPages", p.mean)
-  } pages in stop-and-copy (mean of ${p.n}${range}) and has ≥ ${
-    formatDuration(f.downtimeNs.mean)
-  } of downtime${
+  // Each floor bounds its own replicate's runs: the mean over replicates bounds no run, so
+  // the note gives the per-replicate range and calls the mean a mean.
+  const spread = (xs: number[], show: (x: number) => string, mean: number, unit: string) => {
+    const lo = Math.min(...xs), hi = Math.max(...xs);
+    return lo === hi
+      ? `${show(lo)}${unit} in every replicate`
+      : `${show(lo)} to ${show(hi)}${unit} by replicate (mean ${show(mean)})`;
+  };
+  const pages = spread(
+    f.replicates.map((r) => r.stopCopyPages),
+    (x) => formatMetric("stopCopyPages", x),
+    f.stopCopyPages.mean,
+    " pages",
+  );
+  const down = spread(
+    f.replicates.map((r) => r.downtimeNs),
+    (x) => formatDuration(x),
+    f.downtimeNs.mean,
+    "",
+  );
+  return `stop-copy floor [bound]: each replicate's runs send at least its floor in stop-and-copy and have at least its downtime floor; floors ${pages}, downtime floors ${down}${
     f.contenderMin === undefined
       ? ""
       : `; fewest of a contender's run: ${f.contenderMin.toLocaleString("en-US")}`
