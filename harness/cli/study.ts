@@ -471,6 +471,9 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
     }
   }
   const lines = o.resume ? readDone(o.dir, plan.hash) : new Map<number, string>();
+  // Runs found in DIR (--resume) are not this invocation's work: timing counts them apart.
+  const resumed = lines.size;
+  let ran = 0;
   const mine = o.shard ? shardOf(plan.runs, o.shard.k, o.shard.n) : plan.runs;
   const todo = mine.filter((r) => !lines.has(r.index));
   writeFileAtomic(
@@ -503,11 +506,13 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
   } catch { /* not supported here */ }
   const events = {
     done(index: number, line: string) {
+      ran++;
       lines.set(index, line);
       journal.writeSync(enc.encode(line + "\n"));
       progress.tick();
     },
     fail(run: RunSpec, message: string, user: boolean) {
+      ran++;
       progress.clear();
       failures.add(plan, run, message, user, io.err);
       progress.tick();
@@ -527,7 +532,8 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
     JSON.stringify({
       wallSeconds: Number(seconds.toFixed(3)),
       jobs: o.jobs,
-      ran: lines.size,
+      ran,
+      resumed,
       cores: navigator.hardwareConcurrency,
     }) + "\n",
   );
@@ -550,7 +556,9 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
   if (out?.violations.length) reportViolations(out.violations, io);
   if (!o.quiet) {
     io.err(
-      `${lines.size} runs in ${formatDuration(seconds * 1e9)} on ${o.jobs} job(s); ${
+      `${ran} run${ran === 1 ? "" : "s"} in ${formatDuration(seconds * 1e9)} on ${o.jobs} job(s)${
+        resumed ? ` (${resumed} kept from before)` : ""
+      }; ${
         complete
           ? `${o.dir}/{runs.jsonl,runs.csv,summary.json,report.html,tables.txt}`
           : `${o.dir}/runs.jsonl (shard ${o.shard!.k}/${

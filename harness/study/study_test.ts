@@ -157,6 +157,16 @@ Deno.test("two shards merged equal the unsharded run byte for byte; --resume fin
   assert.equal(await runStudy([spec, "--out", `${dir}/r`, "--resume", "--jobs", "1"], c.io), 0);
   assert.match(c.err(), /18 already in .*; 18 to run/);
   for (const f of FILES) assert.equal(read(`${dir}/r`, f), read(`${dir}/all`, f), f);
+  const timing = () => JSON.parse(read(`${dir}/r`, "timing.json"));
+  assert.equal(timing().ran, 18);
+  assert.equal(timing().resumed, 18);
+  // a resume with nothing left runs nothing, and says so
+  const c2 = capture();
+  assert.equal(await runStudy([spec, "--out", `${dir}/r`, "--resume", "--jobs", "1"], c2.io), 0);
+  assert.equal(timing().ran, 0);
+  assert.equal(timing().resumed, 36);
+  assert.match(c2.err(), /^0 runs in .* \(36 kept from before\)/m);
+  for (const f of FILES) assert.equal(read(`${dir}/r`, f), read(`${dir}/all`, f), f);
   // resume refuses runs of another study
   const other = writeStudy(dir, { replicates: 2 });
   assert.equal(await runStudy([other, "--out", `${dir}/r`, "--resume"], q()), 2);
