@@ -648,7 +648,9 @@ async function expandPolicies(
     if (e === "all") {
       // One broken file costs only itself: the others still run, and it is reported.
       const { policies: all, broken } = await finder.scan();
-      for (const b of broken) failures.push(`${path}: all: ${b.file}: ${b.reason}`);
+      for (const b of broken) {
+        failures.push(`${path}: all: ${b.reason.includes(b.file) ? "" : `${b.file}: `}${b.reason}`);
+      }
       for (const l of all) {
         const name = l.definition.meta.name;
         await add(
