@@ -726,11 +726,21 @@ export function resolveConfig(c: ConfigInput = {}): MigrationConfig {
     cfg.vcpus = legacyVcpus;
   }
   for (const k of Object.keys(c)) {
-    if (!(k in DEFAULT_CONFIG)) throw new PrecopyError("config", `'${k}' is no config item`);
+    if (!(k in DEFAULT_CONFIG)) {
+      throw new PrecopyError(
+        "config",
+        `'${k}' is not a config item (known: ${Object.keys(DEFAULT_CONFIG).join(", ")})`,
+      );
+    }
   }
   for (const k of Object.keys(cfg.trackerCosts)) {
     if (!(k in DEFAULT_TRACKER_COSTS)) {
-      throw new PrecopyError("config", `'trackerCosts.${k}' is no config item`);
+      throw new PrecopyError(
+        "config",
+        `'trackerCosts.${k}' is not a config item (known: ${
+          Object.keys(DEFAULT_TRACKER_COSTS).join(", ")
+        })`,
+      );
     }
   }
   for (const item of CONFIG_ITEMS) {

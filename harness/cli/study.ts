@@ -297,6 +297,8 @@ export interface StudyOptions {
   json?: boolean;
   /** Extra text printed after the screen (bench: the profiling table). */
   after?: (summaryScreen: string) => string | Promise<string>;
+  /** Where policy names are looked up (default: this project's `policies/`; tests). */
+  policiesDir?: URL;
 }
 
 const RUN_OPTIONS = {
@@ -348,7 +350,7 @@ export async function runStudy(
     if (!v.out) throw new PrecopyError("config", "--out DIR is required");
     const jobs = v.jobs === undefined ? defaultJobs() : parseInteger(v.jobs, "--jobs", 1, 1024);
     const shard = resolveShard(v.shard);
-    let plan = await loadStudy(positionals[0], options.overrides);
+    let plan = await loadStudy(positionals[0], options.overrides, options.policiesDir);
     plan = filterPlan(plan, options);
     for (const f of plan.loadFailures) io.err(`failed: ${f}\n`);
     return await execute(plan, {
@@ -468,6 +470,9 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
     }
   }
   const lines = o.resume ? readDone(o.dir, plan.hash) : new Map<number, string>();
+  // Runs found in DIR (--resume) are not this invocation's work: timing counts them apart.
+  const resumed = lines.size;
+  let ran = 0;
   const mine = o.shard ? shardOf(plan.runs, o.shard.k, o.shard.n) : plan.runs;
   const todo = mine.filter((r) => !lines.has(r.index));
   writeFileAtomic(
@@ -500,11 +505,13 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
   } catch { /* not supported here */ }
   const events = {
     done(index: number, line: string) {
+      ran++;
       lines.set(index, line);
       journal.writeSync(enc.encode(line + "\n"));
       progress.tick();
     },
     fail(run: RunSpec, message: string, user: boolean) {
+      ran++;
       progress.clear();
       failures.add(plan, run, message, user, io.err);
       progress.tick();
@@ -524,7 +531,8 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
     JSON.stringify({
       wallSeconds: Number(seconds.toFixed(3)),
       jobs: o.jobs,
-      ran: lines.size,
+      ran,
+      resumed,
       cores: navigator.hardwareConcurrency,
     }) + "\n",
   );
@@ -547,7 +555,9 @@ async function execute(plan: StudyPlan, o: ExecOptions, io: CliIo): Promise<numb
   if (out?.violations.length) reportViolations(out.violations, io);
   if (!o.quiet) {
     io.err(
-      `${lines.size} runs in ${formatDuration(seconds * 1e9)} on ${o.jobs} job(s); ${
+      `${ran} run${ran === 1 ? "" : "s"} in ${formatDuration(seconds * 1e9)} on ${o.jobs} job(s)${
+        resumed ? ` (${resumed} kept from before)` : ""
+      }; ${
         complete
           ? `${o.dir}/{runs.jsonl,runs.csv,summary.json,report.html,tables.txt}`
           : `${o.dir}/runs.jsonl (shard ${o.shard!.k}/${

@@ -15,7 +15,13 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { type ConfigInput, DEFAULT_CONFIG, resolveConfig } from "../config.ts";
 import { PrecopyError } from "../errors.ts";
 import type { BoundDeclaration, LoadedPolicy, Params, ParamValue } from "../policy/contract.ts";
-import { loadPolicies, loadPolicy, resolveParams } from "../policy/loader.ts";
+import {
+  loadPolicy,
+  POLICIES_DIR,
+  type PolicyScan,
+  resolveParams,
+  scanPolicies,
+} from "../policy/loader.ts";
 import { REPORT_COLUMNS } from "../report/report.ts";
 import { isTraceSpec, splitTraceSpec } from "../trace/trace.ts";
 import { TRACKER_KINDS } from "../trackers/tracker.ts";
@@ -399,12 +405,32 @@ function settingParsers(): Map<string, SettingParser> {
         one((v, where) => typeof v === "boolean" ? v : bad(where, "expected true or false")),
       );
     } else if (isObj(def)) {
+      // Nested items take texts like the top-level ones: durations (`…Ns`, fractions of a
+      // ns allowed, as the `--cost-…` flags) and counts.
       m.set(
         item,
-        one((v, where) => isObj(v) ? v : bad(where, "expected an object of numbers")),
+        one((v, where) => {
+          if (!isObj(v)) return bad(where, "expected an object of numbers or texts");
+          const out: Record<string, number> = {};
+          for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+            const w = `${where}.${k}`;
+            out[k] = typeof x === "number"
+              ? x
+              : typeof x === "string"
+              ? (x.trim() === "0"
+                ? 0
+                : k.endsWith("Ns")
+                ? parseDuration(x, w, false)
+                : parseCount(x, w))
+              : bad(w, `expected a number or a text, not ${JSON.stringify(x)}`);
+          }
+          return out;
+        }),
       );
     }
   }
+  // A run's seed comes from its replicate: a setting would be overwritten, so say so.
+  m.delete("seed");
   const pageSize = DEFAULT_CONFIG.pageSize;
   m.set("memory", {
     item: "pages",
@@ -475,11 +501,79 @@ function paramsLabel(name: string, params: Params): string {
   return e.length ? `${name}(${e.map(([k, v]) => `${k}=${v}`).join(",")})` : name;
 }
 
+/**
+ * Finds policies for a spec: names in the policies folder (by file name, else by
+ * `meta.name`), paths anywhere. The folder is scanned at most once, and only when a name
+ * is not a file name or the spec asks for `all`.
+ */
+class PolicyFinder {
+  #scan: Promise<PolicyScan> | undefined;
+  constructor(readonly dir: URL) {}
+  /** Every policy of the folder and its broken files. */
+  scan(): Promise<PolicyScan> {
+    return this.#scan ??= scanPolicies(this.dir);
+  }
+  /**
+   * What `loadPolicy` takes for a policy of the folder: its name for this project's
+   * `policies/` (as before), else its absolute path.
+   */
+  refOf(name: string, file: string): string {
+    return this.dir.href === POLICIES_DIR.href ? name : resolve(file);
+  }
+  /**
+   * A policy by name: `missing` when no file of the folder has it (a spec error), else the
+   * policy or why its file does not load (a per-policy failure).
+   */
+  async byName(
+    name: string,
+  ): Promise<{ missing: string } | { ref: string; load: () => Promise<LoadedPolicy> }> {
+    if (/^[a-z0-9][a-z0-9-]*$/i.test(name)) {
+      const byFile = new URL(`${name}.ts`, this.dir);
+      let exists = false;
+      try {
+        exists = Deno.statSync(byFile).isFile;
+      } catch { /* not a file name: look the name up in the scan */ }
+      if (exists) {
+        let l: LoadedPolicy | null = null;
+        let why: Error | null = null;
+        try {
+          l = await loadPolicy(decodeURIComponent(byFile.pathname));
+        } catch (e) {
+          why = e as Error;
+        }
+        if (why) {
+          const err = why;
+          return { ref: this.refOf(name, byFile.pathname), load: () => Promise.reject(err) };
+        }
+        if (l!.definition.meta.name === name) {
+          const hit = l!;
+          return { ref: this.refOf(name, byFile.pathname), load: () => Promise.resolve(hit) };
+        }
+        l!.sandbox?.close();
+      }
+    }
+    const { policies, broken } = await this.scan();
+    const hit = policies.find((x) => x.definition.meta.name === name);
+    if (hit) return { ref: this.refOf(name, hit.file), load: () => Promise.resolve(hit) };
+    const where = this.dir.href === POLICIES_DIR.href
+      ? "policies/"
+      : decodeURIComponent(this.dir.pathname);
+    return {
+      missing: `no policy '${name}' in ${where} (known: ${
+        policies.map((x) => x.definition.meta.name).join(", ") || "none"
+      }${
+        broken.length ? `; broken: ${broken.map((b) => b.file).join(", ")}` : ""
+      }), or a path to a policy file`,
+    };
+  }
+}
+
 async function expandPolicies(
   p: Problems,
   raw: unknown,
   dir: string,
   failures: string[],
+  finder: PolicyFinder,
 ): Promise<{ policies: StudyPolicy[]; sources: string[] }> {
   const policies: StudyPolicy[] = [];
   const sources: string[] = [];
@@ -495,10 +589,11 @@ async function expandPolicies(
     written: string,
     params: Params[],
     given: string | undefined,
+    load: () => Promise<LoadedPolicy> = () => loadPolicy(ref),
   ) => {
     let loaded: LoadedPolicy;
     try {
-      loaded = await loadPolicy(ref);
+      loaded = await load();
     } catch (e) {
       failures.push(`${path}: ${written}: ${(e as Error).message}`);
       return;
@@ -525,21 +620,50 @@ async function expandPolicies(
     }
     sources.push(`${written}:${hashFile(loaded.file)}`);
   };
+  /** A name or a path as written at `path`: a missing one is a spec error. */
+  const addRef = async (
+    path: string,
+    key: string,
+    written: string,
+    params: Params[],
+    given: string | undefined,
+  ) => {
+    if (key === "file" || isPolicyPath(written)) {
+      const ref = resolve(dir, written);
+      try {
+        Deno.statSync(ref);
+      } catch {
+        p.add(key ? `${path}.${key}` : path, `policy file '${written}' not found`);
+        return;
+      }
+      await add(path, ref, written, params, given);
+      return;
+    }
+    const found = await finder.byName(written);
+    if ("missing" in found) p.add(key ? `${path}.${key}` : path, found.missing);
+    else await add(path, found.ref, written, params, given, found.load);
+  };
   for (const [i, e] of entries.entries()) {
     const path = `policies[${i}]`;
     if (e === "all") {
-      let all: LoadedPolicy[] = [];
-      try {
-        all = await loadPolicies();
-      } catch (err) {
-        failures.push(`${path}: all: ${(err as Error).message}`);
+      // One broken file costs only itself: the others still run, and it is reported.
+      const { policies: all, broken } = await finder.scan();
+      for (const b of broken) {
+        failures.push(`${path}: all: ${b.reason.includes(b.file) ? "" : `${b.file}: `}${b.reason}`);
       }
       for (const l of all) {
-        await add(path, l.definition.meta.name, l.definition.meta.name, [{}], undefined);
+        const name = l.definition.meta.name;
+        await add(
+          path,
+          finder.refOf(name, l.file),
+          name,
+          [{}],
+          undefined,
+          () => Promise.resolve(l),
+        );
       }
     } else if (typeof e === "string") {
-      const ref = isPolicyPath(e) ? resolve(dir, e) : e;
-      await add(path, ref, e, [{}], undefined);
+      await addRef(path, "", e, [{}], undefined);
     } else if (isObj(e)) {
       checkKeys(p, path, e, ["name", "file", "params", "label"]);
       const name = e.name, file = e.file;
@@ -564,15 +688,9 @@ async function expandPolicies(
         } else p.add(`${path}.params`, "expected an object (values or lists) or a list of them");
       }
       if (typeof name === "string") {
-        await add(
-          path,
-          isPolicyPath(name) ? resolve(dir, name) : name,
-          name,
-          sets,
-          e.label as string,
-        );
+        await addRef(path, "name", name, sets, e.label as string);
       } else if (typeof file === "string") {
-        await add(path, resolve(dir, file), file, sets, e.label as string);
+        await addRef(path, "file", file, sets, e.label as string);
       }
     } else p.add(path, "expected a name, a path or {name|file, params, label}");
   }
@@ -725,6 +843,27 @@ function expandWorkloads(
   return out;
 }
 
+function unknownSetting(k: string): string {
+  return k === "seed"
+    ? "seed is not a setting; use replicates.seeds"
+    : `unknown setting; accepted: ${settingNames().join(", ")}`;
+}
+
+/** Two keys of one settings object that set the same item (`memory`, `pages`): refused. */
+function sameItem(
+  p: Problems,
+  path: string,
+  setBy: Map<string, string>,
+  k: string,
+  parser: SettingParser,
+): void {
+  const other = setBy.get(parser.item);
+  if (other !== undefined) {
+    p.add(`${path}.${k}`, `${other} and ${k} both given (both set ${parser.item}); use one`);
+  }
+  setBy.set(parser.item, k);
+}
+
 function settingAxes(
   p: Problems,
   rawRegimes: unknown,
@@ -766,15 +905,14 @@ function settingAxes(
           continue;
         }
         let c: ConfigInput = {};
+        const setBy = new Map<string, string>();
         for (const [k, v] of Object.entries(r.settings)) {
           const parser = parsers.get(k);
           if (!parser) {
-            p.add(
-              `${path}.settings.${k}`,
-              `unknown setting; accepted: ${settingNames().join(", ")}`,
-            );
+            p.add(`${path}.settings.${k}`, unknownSetting(k));
             continue;
           }
+          sameItem(p, `${path}.settings`, setBy, k, parser);
           try {
             c = { ...c, ...parser.parse(v as SettingValue, `${path}.settings.${k}`) };
           } catch (e) {
@@ -795,12 +933,14 @@ function settingAxes(
   if (rawSettings !== undefined) {
     if (!isObj(rawSettings)) p.add("settings", "expected an object of settings");
     else {
+      const setBy = new Map<string, string>();
       for (const [k, v] of Object.entries(rawSettings)) {
         const parser = parsers.get(k);
         if (!parser) {
-          p.add(`settings.${k}`, `unknown setting; accepted: ${settingNames().join(", ")}`);
+          p.add(`settings.${k}`, unknownSetting(k));
           continue;
         }
+        sameItem(p, "settings", setBy, k, parser);
         const values = asList(v as SettingValue | SettingValue[]);
         if (values.length === 0) {
           p.add(`settings.${k}`, "an empty list");
@@ -928,6 +1068,7 @@ function replicates(
  *
  * @param file the spec's path
  * @param overrides values that replace the spec's (the bench's shortcut flags)
+ * @param policiesDir where policy names are looked up (default: this project's `policies/`)
  * @returns the plan
  * @throws {PrecopyError} listing every problem in the spec
  *
@@ -951,6 +1092,7 @@ function replicates(
 export async function loadStudy(
   file: string,
   overrides: Record<string, unknown> = {},
+  policiesDir: URL = POLICIES_DIR,
 ): Promise<StudyPlan> {
   const raw = readJson(file, `study spec '${file}'`);
   if (!isObj(raw)) throw new PrecopyError("config", `${file}: a study spec is a JSON object`);
@@ -963,12 +1105,13 @@ export async function loadStudy(
   const dir = dirname(resolve(file));
   const parsers = settingParsers();
   const loadFailures: string[] = [];
+  const finder = new PolicyFinder(policiesDir);
   for (const k of ["name", "description", "baseline"]) {
     if (spec[k] !== undefined && typeof spec[k] !== "string") p.add(k, "expected a text");
   }
   const { policies, sources } = spec.policies === undefined
     ? (p.add("policies", "missing: a list of policy names or paths"), { policies: [], sources: [] })
-    : await expandPolicies(p, spec.policies, dir, loadFailures);
+    : await expandPolicies(p, spec.policies, dir, loadFailures, finder);
   const workloads = spec.workloads === undefined
     ? (p.add("workloads", "missing: a list of workloads"), [])
     : expandWorkloads(p, spec.workloads, dir, parsers);
@@ -986,10 +1129,19 @@ export async function loadStudy(
   }
   if (baseline < 0 && !policies.some((x) => x.name === baseName)) {
     try {
-      const l = await loadPolicy(isPolicyPath(baseName) ? resolve(dir, baseName) : baseName);
+      let ref: string, load: () => Promise<LoadedPolicy>;
+      if (isPolicyPath(baseName)) {
+        ref = resolve(dir, baseName);
+        load = () => loadPolicy(ref);
+      } else {
+        const found = await finder.byName(baseName);
+        if ("missing" in found) throw new PrecopyError("config", found.missing);
+        ({ ref, load } = found);
+      }
+      const l = await load();
       policies.unshift({
         label: baseName,
-        ref: isPolicyPath(baseName) ? resolve(dir, baseName) : baseName,
+        ref,
         name: l.definition.meta.name,
         oracle: l.definition.meta.oracle === true,
         ...boundOf(l),
@@ -1067,6 +1219,20 @@ export async function loadStudy(
   const settings = axes.length || Object.keys(scalars).length
     ? combine(axes, scalars)
     : combine([], {});
+  if (profiling) {
+    // Shorter than one interval, the tracker never scans: the slowdown would be 0 by default.
+    const interval = resolveConfig(settings[0].config).profileIntervalNs;
+    if (!(profiling.spanNs >= interval)) {
+      p.add(
+        "profiling.span",
+        `${
+          formatDuration(profiling.spanNs)
+        } is shorter than one profiling interval (profileInterval ${
+          formatDuration(interval)
+        }); profile for at least one interval`,
+      );
+    }
+  }
 
   let curves = { workload: 0, setting: 0 };
   if (spec.curves !== undefined) {

@@ -157,6 +157,16 @@ Deno.test("two shards merged equal the unsharded run byte for byte; --resume fin
   assert.equal(await runStudy([spec, "--out", `${dir}/r`, "--resume", "--jobs", "1"], c.io), 0);
   assert.match(c.err(), /18 already in .*; 18 to run/);
   for (const f of FILES) assert.equal(read(`${dir}/r`, f), read(`${dir}/all`, f), f);
+  const timing = () => JSON.parse(read(`${dir}/r`, "timing.json"));
+  assert.equal(timing().ran, 18);
+  assert.equal(timing().resumed, 18);
+  // a resume with nothing left runs nothing, and says so
+  const c2 = capture();
+  assert.equal(await runStudy([spec, "--out", `${dir}/r`, "--resume", "--jobs", "1"], c2.io), 0);
+  assert.equal(timing().ran, 0);
+  assert.equal(timing().resumed, 36);
+  assert.match(c2.err(), /^0 runs in .* \(36 kept from before\)/m);
+  for (const f of FILES) assert.equal(read(`${dir}/r`, f), read(`${dir}/all`, f), f);
   // resume refuses runs of another study
   const other = writeStudy(dir, { replicates: 2 });
   assert.equal(await runStudy([other, "--out", `${dir}/r`, "--resume"], q()), 2);
@@ -402,6 +412,26 @@ Deno.test("roles label policies per run; each cell's stop-copy floor is computed
   assert.equal(csv[0].filter((h) => h === "role").length, 1);
   assert.deepEqual(csv.slice(1).map((r) => r[col]), runs.map((r) => r.report.policy.role));
   assert.match(read(`${dir}/out`, "tables.txt"), /^stop-copy floor \[bound\] +≥ /m);
+  // the note bounds each replicate's runs by that replicate's floor, never by the mean
+  const notes = read(`${dir}/out`, "tables.txt").split("\n").filter((l) =>
+    l.startsWith("stop-copy floor [bound]:")
+  );
+  assert.equal(notes.length, s.bounds.floors.length);
+  for (const [i, f] of s.bounds.floors.entries()) {
+    const pages = f.replicates.map((r: { stopCopyPages: number }) => r.stopCopyPages);
+    const lo = Math.min(...pages), hi = Math.max(...pages);
+    assert.doesNotMatch(notes[i], /every run sends/);
+    assert.match(notes[i], /each replicate's runs send at least its floor/);
+    assert.ok(
+      notes[i].includes(
+        lo === hi
+          ? `floors ${lo} pages in every replicate`
+          : `floors ${lo} to ${hi} pages by replicate (mean `,
+      ),
+      notes[i],
+    );
+    assert.match(notes[i], /downtime floors .* (in every replicate|by replicate \(mean )/);
+  }
   const html = read(`${dir}/out`, "report.html");
   assert.match(html, /oracle \[bound\]/);
   assert.match(html, /stop-copy floor \[bound\]: ≥ /);
@@ -470,5 +500,142 @@ Deno.test("named regimes carry the downtime floors; a spec's settings override t
   const over = await loadStudy(spec);
   assert.ok(over.runs.every((r) => r.config.pauseResumeNs === 0));
   assert.deepEqual(new Set(over.runs.map((r) => r.config.deviceState)), new Set([0, 1 << 20]));
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("one broken file in the policies folder costs only itself: 'all' keeps the rest, exit 2", async () => {
+  const dir = Deno.makeTempDirSync();
+  const pols = `${dir}/policies`;
+  Deno.mkdirSync(pols);
+  const src = Deno.readTextFileSync(new URL("../../policies/sequential.ts", import.meta.url))
+    .replace(`"../policy.ts"`, JSON.stringify(new URL("../../policy.ts", import.meta.url).href));
+  Deno.writeTextFileSync(`${pols}/sequential.ts`, src);
+  Deno.writeTextFileSync(`${pols}/other.ts`, src.replace(`name: "sequential"`, `name: "other"`));
+  Deno.writeTextFileSync(`${pols}/bad.ts`, "export default 42;\n");
+  const policiesDir = new URL(`file://${pols}/`);
+  const spec = writeStudy(dir, { policies: "all", replicates: 2 });
+  const plan = await loadStudy(spec, {}, policiesDir);
+  assert.deepEqual(plan.policies.map((x) => x.label), ["other", "sequential"]);
+  assert.equal(plan.loadFailures.length, 1);
+  assert.match(plan.loadFailures[0], /bad\.ts: .*default export/);
+  const c = capture();
+  assert.equal(
+    await runStudy([spec, "--out", `${dir}/out`, "--jobs", "1", "--quiet"], c.io, { policiesDir }),
+    2,
+  );
+  assert.match(c.err(), /^failed: policies\[0\]: all: .*bad\.ts: .*default export/m);
+  const runs = read(`${dir}/out`, "runs.jsonl").trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(new Set(runs.map((r) => r.policy)), new Set(["other", "sequential"]));
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("a misspelled policy name or a missing policy file is a spec error, before any run", async () => {
+  const dir = Deno.makeTempDirSync();
+  const spec = writeStudy(dir, {
+    policies: ["sequential", "nosuch", { name: "nosuch2" }, "missing.ts", { file: "gone.ts" }],
+  });
+  await assert.rejects(loadStudy(spec), (e: Error) => {
+    assert.match(e.message, /^4 problems in the study spec/);
+    assert.match(
+      e.message,
+      /policies\[1\]: no policy 'nosuch' in policies\/ \(known: .*sequential/,
+    );
+    assert.match(e.message, /policies\[2\]\.name: no policy 'nosuch2' in policies\//);
+    assert.match(e.message, /policies\[3\]: policy file 'missing\.ts' not found/);
+    assert.match(e.message, /policies\[4\]\.file: policy file 'gone\.ts' not found/);
+    return true;
+  });
+  const c = capture();
+  assert.equal(await runStudy([spec, "--out", `${dir}/out`], c.io), 2);
+  assert.throws(() => Deno.statSync(`${dir}/out/runs.jsonl`));
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("settings: no seed, no two keys for one item, duration texts in nested items, a span of at least one interval", async () => {
+  const dir = Deno.makeTempDirSync();
+  const spec = writeStudy(dir, {
+    settings: {
+      memory: "1MiB",
+      pages: 64,
+      seed: 7,
+      trackerCosts: { exitNs: "1us", wpFaultNs: "fast" },
+    },
+    regimes: [{ name: "mine", settings: { downtimeLimit: "30ms", downtimeLimitNs: 1 } }],
+    profiling: { workloads: ["hot"], span: "0s" },
+  });
+  await assert.rejects(loadStudy(spec), (e: Error) => {
+    for (
+      const line of [
+        "settings.pages: memory and pages both given \\(both set pages\\); use one",
+        "settings.seed: seed is not a setting; use replicates.seeds",
+        "settings.trackerCosts.wpFaultNs: 'fast'",
+        "regimes\\[0\\].settings.downtimeLimitNs: downtimeLimit and downtimeLimitNs both given",
+        "profiling.span: 0 ns is shorter than one profiling interval \\(profileInterval 100(\\.0+)? ms\\)",
+      ]
+    ) assert.match(e.message, new RegExp(line));
+    assert.match(e.message, /^5 problems in the study spec/);
+    assert.doesNotMatch(e.message, /exitNs/);
+    return true;
+  });
+  // a nested duration text is read in ns, fractions allowed as on the command line
+  const ok = writeStudy(dir, {
+    settings: { memory: "1MiB", trackerCosts: { exitNs: "1.5us", scanEntryNs: "0.5ns" } },
+  });
+  const plan = await loadStudy(ok);
+  assert.deepEqual(plan.runs[0].config.trackerCosts, { exitNs: 1500, scanEntryNs: 0.5 });
+  const bad = writeStudy(dir, { settings: { trackerCosts: { exitNz: 5 } } });
+  await assert.rejects(
+    loadStudy(bad),
+    /settings.trackerCosts: 'trackerCosts.exitNz' is not a config item \(known: exitNs, /,
+  );
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("the screen says what 'nearly free' means beside the profiling claim", async () => {
+  const dir = Deno.makeTempDirSync();
+  const spec = writeStudy(dir, {
+    policies: ["sequential"],
+    workloads: [{ name: "hot", spec: "hotcold:rate=8k,hot=10%,hotShare=90%" }],
+    settings: { memory: "1MiB" },
+    replicates: 1,
+    profiling: { workloads: ["hot"], trackers: ["ept-ad"], span: "100ms" },
+  });
+  const c = capture();
+  assert.equal(await runStudy([spec, "--out", `${dir}/out`, "--jobs", "1", "--quiet"], c.io), 0);
+  assert.match(c.out(), /^3\. EPT profiling is nearly free \(below 0\.1 % guest slowdown\) — /m);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("the screen counts in words that agree with the numbers and heads every column", async () => {
+  const dir = Deno.makeTempDirSync();
+  const spec = writeStudy(dir, {
+    policies: [{ name: "staged-history", params: { stages: [2, 8] } }],
+    workloads: [{ name: "hot", spec: "hotcold:rate=8k,hot=10%,hotShare=90%" }],
+    regimes: ["xen"],
+    settings: { memory: "1MiB" },
+    replicates: 1,
+  });
+  const c = capture();
+  assert.equal(await runStudy([spec, "--out", `${dir}/out`, "--jobs", "1", "--quiet"], c.io), 0);
+  const out = c.out();
+  // sequential (the baseline, added) and staged-history in two variants
+  assert.match(
+    out,
+    /: 2 policies \(3 variants\) × 1 workload × 1 setting × 1 replicate; 3\/3 runs/,
+  );
+  assert.match(out, /above 0 in \d+ of 1 cell; 3 runs checked/);
+  assert.match(out, /note: with 1 replicate no Wilcoxon/);
+  assert.match(out, /\(1 cell\)/);
+  assert.doesNotMatch(out, /\b1 (policies|runs|replicates|cells|workloads|settings)\b/);
+  // every column of a rule has a header above it
+  const lines = out.split("\n");
+  for (const [i, l] of lines.entries()) {
+    if (!/^-+( +-+)*$/.test(l)) continue;
+    for (const m of l.matchAll(/-+/g)) {
+      const head = lines[i - 1].slice(m.index, m.index + m[0].length);
+      assert.ok(head.trim() !== "", `a column without a header above ${JSON.stringify(l)}`);
+    }
+  }
+  assert.match(out, /Pareto\n/);
   Deno.removeSync(dir, { recursive: true });
 });

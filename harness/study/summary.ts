@@ -190,6 +190,9 @@ function groupOf(values: Record<string, string>): string {
 /** The slowdown under which profiling counts as nearly free, %. */
 export const NEARLY_FREE_PCT = 0.1;
 
+/** The profiling claim's text (the screen adds its threshold beside it). */
+const NEARLY_FREE_CLAIM = "EPT profiling is nearly free";
+
 /**
  * Computes the summary of a study from its runs.
  *
@@ -475,7 +478,7 @@ function claims(plan: StudyPlan, cells: Cell[], profile: Map<string, RunRecord[]
     out.push(claim);
   }
   {
-    const text = "EPT profiling is nearly free";
+    const text = NEARLY_FREE_CLAIM;
     const test = `ept-ad: mean guest slowdown while profiling below ${NEARLY_FREE_PCT} %`;
     const claim: Claim = { text, test, measured: false, holds: [], fails: [], inconclusive: [] };
     const rows = plan.profiling
@@ -570,6 +573,11 @@ function aggText(a: Aggregate, m: string): string {
   return `${abs}(${pct(r.ratio)}${ci})${sig ? "*" : ""}${counts}`;
 }
 
+/** `1 cell`, `2 cells`: a count with its noun. */
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+}
+
 /** The violations of bounds, loudly (one line each, up to `max`), and a status phrase. */
 function boundsLines(s: Summary, max: number): { errors: string[]; status: string } {
   const b = s.bounds;
@@ -584,10 +592,10 @@ function boundsLines(s: Summary, max: number): { errors: string[]; status: strin
   const withFloor = b.floors.filter((f) => f.stopCopyPages);
   const above = withFloor.filter((f) => f.stopCopyPages!.mean > 0).length;
   const missing = b.floors.length - withFloor.length;
-  const status = `stop-copy floor [bound] above 0 in ${above} of ${b.floors.length} cells${
+  const status = `stop-copy floor [bound] above 0 in ${above} of ${count(b.floors.length, "cell")}${
     missing ? ` (not computed in ${missing})` : ""
-  }; ${b.floorRuns.toLocaleString("en-US")} runs${
-    b.boundPairs ? ` and ${b.boundPairs.toLocaleString("en-US")} bound pairs` : ""
+  }; ${count(b.floorRuns, "run")}${
+    b.boundPairs ? ` and ${count(b.boundPairs, "bound pair")}` : ""
   } checked, ${b.violations.length ? `${b.violations.length} BEAT A BOUND` : "none below a bound"}`;
   return { errors, status };
 }
@@ -605,7 +613,7 @@ function boundsLines(s: Summary, max: number): { errors: string[]; status: strin
  */
 export function formatScreen(s: Summary): string {
   const spec = s.study.spec as {
-    policies: unknown[];
+    policies: { name: string }[];
     workloads: unknown[];
     seeds: number[];
     alpha: number;
@@ -613,10 +621,18 @@ export function formatScreen(s: Summary): string {
   const out: string[] = [];
   const settingsCount = s.groups.reduce((a, g) => a + g.cells, 0) /
     Math.max(1, spec.workloads.length);
+  // A policy with a parameter grid is one policy and several variants: count both.
+  const names = new Set(spec.policies.map((p) => p.name)).size;
+  const variants = spec.policies.length;
+  const policies = `${count(names, "policy", "policies")}${
+    variants !== names ? ` (${count(variants, "variant")})` : ""
+  }`;
   out.push(
-    `study '${s.study.name}' (${s.study.hash}): ${spec.policies.length} policies × ${spec.workloads.length} workloads × ${settingsCount} settings × ${spec.seeds.length} replicates; ${s.runs.done}/${s.runs.total} runs${
-      s.runs.failed ? `, ${s.runs.failed} FAILED` : ""
-    }`,
+    `study '${s.study.name}' (${s.study.hash}): ${policies} × ${
+      count(spec.workloads.length, "workload")
+    } × ${count(settingsCount, "setting")} × ${
+      count(spec.seeds.length, "replicate")
+    }; ${s.runs.done}/${s.runs.total} runs${s.runs.failed ? `, ${s.runs.failed} FAILED` : ""}`,
   );
   const bounds = boundsLines(s, 5);
   out.push(
@@ -626,7 +642,9 @@ export function formatScreen(s: Summary): string {
   );
   if (spec.seeds.length < 6) {
     out.push(
-      `note: with ${spec.seeds.length} replicates no Wilcoxon test can reach p < 0.05 (6 or more are needed)`,
+      `note: with ${
+        count(spec.seeds.length, "replicate")
+      } no Wilcoxon test can reach p < 0.05 (6 or more are needed)`,
     );
   }
   for (const g of s.groups) {
@@ -638,7 +656,7 @@ export function formatScreen(s: Summary): string {
       "",
       `== ${g.name === "all" ? "all settings" : `regime ${g.name}`}${
         g.description ? ` — ${g.description}` : ""
-      } (${g.cells} cells)${g.qemu ? "; downtime sits at the limit, so rounds lead" : ""}`,
+      } (${count(g.cells, "cell")})${g.qemu ? "; downtime sits at the limit, so rounds lead" : ""}`,
     );
     // Contenders first (compared, Pareto), then future-informed heuristics, then bounds.
     const rows = s.aggregates.filter((a) => a.group === g.name)
@@ -660,7 +678,7 @@ export function formatScreen(s: Summary): string {
       );
     out.push(
       formatTable(
-        ["policy", ...cols.map((m) => `Δ ${metricName(m)}`), ""],
+        ["policy", ...cols.map((m) => `Δ ${metricName(m)}`), "Pareto"],
         [
           [
             `${roleLabel(s.baseline, baseRole)} (baseline)`,
@@ -679,8 +697,12 @@ export function formatScreen(s: Summary): string {
       continue;
     }
     const total = c.holds.length + c.fails.length + c.inconclusive.length;
+    // The threshold is nowhere else on this screen: say what "nearly free" was taken to mean.
+    const threshold = c.text === NEARLY_FREE_CLAIM
+      ? ` (below ${NEARLY_FREE_PCT} % guest slowdown)`
+      : "";
     out.push(
-      `${i + 1}. ${c.text} — holds in ${c.holds.length} of ${total}${
+      `${i + 1}. ${c.text}${threshold} — holds in ${c.holds.length} of ${total}${
         byGroup(c.holds)
       }, fails in ${c.fails.length}${byGroup(c.fails)}${
         c.inconclusive.length ? `, no significant difference in ${c.inconclusive.length}` : ""
@@ -727,7 +749,7 @@ export function formatTables(s: Summary): string {
     out.push(`== ${w}${st === "-" ? "" : `  ${st}`}  (n = ${cells[0].n})`);
     const header = ["policy"];
     for (const m of s.metrics) header.push(metricName(m), `Δ ${metricName(m)}`, "w/t/l");
-    header.push("");
+    header.push("Pareto");
     const rows = cells.map((c) => {
       const r = [roleLabel(c.policy, c.role)];
       for (const m of s.metrics) {
@@ -788,18 +810,27 @@ export function formatTables(s: Summary): string {
 
 function floorNote(f: CellFloor): string {
   if (!f.stopCopyPages || !f.downtimeNs) return `stop-copy floor: not computed (${f.reason})`;
-  const p = f.stopCopyPages;
-  const lo = Math.min(...f.replicates.map((r) => r.stopCopyPages));
-  const hi = Math.max(...f.replicates.map((r) => r.stopCopyPages));
-  // the spread of the per-replicate floors, when there is one
-  const range = lo < hi
-    ? `, ${lo.toLocaleString("en-US")} to ${hi.toLocaleString("en-US")} by replicate`
-    : "";
-  return `stop-copy floor [bound]: every run sends ≥ ${
-    formatMetric("stopCopyPages", p.mean)
-  } pages in stop-and-copy (mean of ${p.n}${range}) and has ≥ ${
-    formatDuration(f.downtimeNs.mean)
-  } of downtime${
+  // Each floor bounds its own replicate's runs: the mean over replicates bounds no run, so
+  // the note gives the per-replicate range and calls the mean a mean.
+  const spread = (xs: number[], show: (x: number) => string, mean: number, unit: string) => {
+    const lo = Math.min(...xs), hi = Math.max(...xs);
+    return lo === hi
+      ? `${show(lo)}${unit} in every replicate`
+      : `${show(lo)} to ${show(hi)}${unit} by replicate (mean ${show(mean)})`;
+  };
+  const pages = spread(
+    f.replicates.map((r) => r.stopCopyPages),
+    (x) => formatMetric("stopCopyPages", x),
+    f.stopCopyPages.mean,
+    " pages",
+  );
+  const down = spread(
+    f.replicates.map((r) => r.downtimeNs),
+    (x) => formatDuration(x),
+    f.downtimeNs.mean,
+    "",
+  );
+  return `stop-copy floor [bound]: each replicate's runs send at least its floor in stop-and-copy and have at least its downtime floor; floors ${pages}, downtime floors ${down}${
     f.contenderMin === undefined
       ? ""
       : `; fewest of a contender's run: ${f.contenderMin.toLocaleString("en-US")}`
