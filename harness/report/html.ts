@@ -12,7 +12,7 @@
 
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import type { Cell, Summary } from "../study/summary.ts";
+import { type Cell, PROFILING_HEADER, profilingCells, type Summary } from "../study/summary.ts";
 import {
   combineRoles,
   formatDelta,
@@ -20,7 +20,6 @@ import {
   ROLE_ORDER,
   roleLabel,
 } from "../study/summary.ts";
-import { formatDuration } from "../units.ts";
 
 const esc = (s: string) =>
   s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll(
@@ -467,17 +466,7 @@ function claimsHtml(s: Summary): string {
 
 function profilingHtml(s: Summary): string {
   if (s.profiling.length === 0) return "";
-  return table(
-    ["workload", "tracker", "exits", "guest overhead", "guest slowdown", "host CPU"],
-    s.profiling.map((r) => [
-      r.workload,
-      r.tracker,
-      Math.round(r.exits.mean).toLocaleString("en-US"),
-      formatDuration(r.guestOverheadNs.mean),
-      `${r.slowdownPct.mean.toFixed(3)}%`,
-      formatDuration(r.hostCpuNs.mean),
-    ]),
-  );
+  return table([...PROFILING_HEADER], s.profiling.map(profilingCells));
 }
 
 function boundsHtml(s: Summary): string {

@@ -849,17 +849,39 @@ function floorNote(f: CellFloor): string {
  * ```
  */
 export function formatProfiling(rows: ProfilingRow[]): string {
-  return formatTable(
-    ["workload", "tracker", "exits", "guest overhead", "guest slowdown", "host CPU"],
-    rows.map((r) => [
-      r.workload,
-      r.tracker,
-      Math.round(r.exits.mean).toLocaleString("en-US"),
-      formatDuration(r.guestOverheadNs.mean),
-      `${r.slowdownPct.mean.toFixed(3)}%`,
-      formatDuration(r.hostCpuNs.mean),
-    ]),
-  );
+  return formatTable([...PROFILING_HEADER], rows.map(profilingCells));
+}
+
+/** The profiling table's header, shared by the terminal table and the report's. */
+export const PROFILING_HEADER: readonly string[] = [
+  "workload",
+  "tracker",
+  "exits",
+  "guest overhead",
+  "guest slowdown",
+  "host CPU",
+];
+
+/**
+ * One row of the profiling table as text cells (terminal and report alike).
+ *
+ * @param r the row
+ * @returns the cells, in the order of {@link PROFILING_HEADER}
+ *
+ * @example Usage
+ * ```ts ignore
+ * const cells = summary.profiling.map(profilingCells);
+ * ```
+ */
+export function profilingCells(r: ProfilingRow): string[] {
+  return [
+    r.workload,
+    r.tracker,
+    Math.round(r.exits.mean).toLocaleString("en-US"),
+    formatDuration(r.guestOverheadNs.mean),
+    `${r.slowdownPct.mean.toFixed(3)}%`,
+    formatDuration(r.hostCpuNs.mean),
+  ];
 }
 
 /**

@@ -132,6 +132,15 @@ function scanBlocks(
   return { at, events, lastT };
 }
 
+/** Opens a trace file for reading; a failure is an error naming the file. */
+function openFile(path: string): Deno.FsFile {
+  try {
+    return Deno.openSync(path);
+  } catch (e) {
+    traceErr(path, "", `cannot open: ${(e as Error).message}`);
+  }
+}
+
 /**
  * A binary trace (format version 1 or 2), optionally placed at a frame offset. Opening it
  * walks the block headers (seeking over the payloads) so that a file whose structure is
@@ -158,12 +167,7 @@ export class BinaryTrace implements TraceWorkload {
     this.#path = path;
     this.#offset = offset;
     this.name = name;
-    let file: Deno.FsFile;
-    try {
-      file = Deno.openSync(path);
-    } catch (e) {
-      traceErr(path, "", `cannot open: ${(e as Error).message}`);
-    }
+    const file = openFile(path);
     try {
       const { header, bytes } = readHeader(path, file);
       this.header = header;
@@ -206,12 +210,7 @@ export class BinaryTrace implements TraceWorkload {
     }
     const path = this.#path, h = this.header, off = this.#offset, unit = h.timeUnitNs;
     const withOp = (h.flags & (TRACE_READS | TRACE_VCPU)) !== 0;
-    let file: Deno.FsFile;
-    try {
-      file = Deno.openSync(path);
-    } catch (e) {
-      traceErr(path, "", `cannot open: ${(e as Error).message}`);
-    }
+    const file = openFile(path);
     file.seekSync(this.#dataStart, Deno.SeekMode.Start);
     const endAt = this.#endAt, lastAt = this.#lastT, version = h.version;
     let pos = this.#dataStart, lastT = 0, done = false;
@@ -335,12 +334,7 @@ export class BinaryTrace implements TraceWorkload {
  * ```
  */
 export function readTraceHeader(path: string): TraceHeader {
-  let file: Deno.FsFile;
-  try {
-    file = Deno.openSync(path);
-  } catch (e) {
-    traceErr(path, "", `cannot open: ${(e as Error).message}`);
-  }
+  const file = openFile(path);
   try {
     return readHeader(path, file).header;
   } finally {
